@@ -1,0 +1,36 @@
+# terrapack — see README.md. `make demo` and `make test` are the two entry points.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+STUB_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
+STUB_SRC  := $(shell find stub payload relocate -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+ARCHES    ?= amd64 arm64
+
+.PHONY: build stubs demo test test-slow bench testvm clean
+
+build: stubs
+	$(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o bin/terrapack ./cmd/terrapack
+
+stubs: $(foreach a,$(ARCHES),builder/stubs/linux-$(a))
+
+# Static, reproducible installer stubs, embedded by the builder.
+builder/stubs/linux-%: $(STUB_SRC)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(STUB_LDFLAGS)' -o $@ ./stub
+
+demo: build
+	./scripts/demo.sh
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-slow: build
+	$(GO) test -count=1 -tags slow -timeout 60m ./...
+
+bench: build
+	./scripts/bench.sh
+
+testvm: build
+	$(GO) test -count=1 -tags testvm -timeout 80m -v -run TestVM ./testvm/ ./cmd/terrapack/
+
+clean:
+	rm -rf bin builder/stubs/linux-*

@@ -1,0 +1,308 @@
+// Package builder turns a source folder into a terrapack installer: it scans
+// the tree, writes the compressed tar payload and the manifest after the
+// embedded installer stub, and seals the file with its trailer.
+package builder
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/terrapack/terrapack/payload"
+)
+
+// Options describe one build.
+type Options struct {
+	Source        string
+	Output        string
+	Name          string // default: the source folder's name
+	Version       string
+	Compression   string     // default zstd
+	Level         int        // 0: the method's default
+	DefaultTarget string     // default /opt/NAME
+	Arch          string     // default amd64
+	PostInstall   string     // path inside the tree to run after install
+	Epoch         *time.Time // SOURCE_DATE_EPOCH: clamps mtimes
+	Log           io.Writer  // progress lines; nil for none
+}
+
+// Build writes the installer described by o and returns its manifest and trailer.
+func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
+	var t payload.Trailer
+	src, out, err := checkPaths(o.Source, o.Output)
+	if err != nil {
+		return nil, t, err
+	}
+	o.fillDefaults(src)
+	if err := checkLevel(o.Compression, o.Level); err != nil {
+		return nil, t, err
+	}
+	stub, err := Stub(o.Arch)
+	if err != nil {
+		return nil, t, err
+	}
+	o.logf("scanning %s", src)
+	entries, err := scan(src, out)
+	if err != nil {
+		return nil, t, err
+	}
+	m := &payload.Manifest{
+		Format: payload.FormatVersion, Name: o.Name, Version: o.Version,
+		DefaultTarget: o.DefaultTarget, Arch: o.Arch,
+		Compression: o.Compression, Level: o.Level, PostInstall: o.PostInstall,
+	}
+	if err := checkPostInstall(m.PostInstall, entries); err != nil {
+		return nil, t, err
+	}
+
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return nil, t, fmt.Errorf("failed to create output next to %q: %w", out, err)
+	}
+	defer func() {
+		if tmp != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	o.logf("compressing %d entries with %s", len(entries), o.Compression)
+	if t, err = writeInstaller(tmp, stub, m, entries, o.Epoch); err != nil {
+		return nil, t, err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		return nil, t, fmt.Errorf("failed to make %q executable: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, t, fmt.Errorf("failed to write %q: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return nil, t, fmt.Errorf("failed to move installer into place at %q: %w", out, err)
+	}
+	tmp = nil
+	o.logf("wrote %s (%d bytes, sha256 %s)", out, t.Layout.TotalSize, t.Checksum())
+	return m, t, nil
+}
+
+func checkPaths(source, output string) (src, out string, err error) {
+	if source == "" {
+		return "", "", errors.New("no source folder given")
+	}
+	if output == "" {
+		return "", "", errors.New("no output file given (use -o NAME.run)")
+	}
+	if src, err = filepath.Abs(source); err != nil {
+		return "", "", err
+	}
+	if out, err = filepath.Abs(output); err != nil {
+		return "", "", err
+	}
+	st, err := os.Stat(src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", "", fmt.Errorf("source folder %q does not exist", source)
+	case err != nil:
+		return "", "", fmt.Errorf("cannot use source %q: %w", source, err)
+	case !st.IsDir():
+		return "", "", fmt.Errorf("source %q is not a folder", source)
+	}
+	if real, err := filepath.EvalSymlinks(src); err == nil {
+		src = real
+	}
+	outDir, err := filepath.EvalSymlinks(filepath.Dir(out))
+	if err != nil {
+		return "", "", fmt.Errorf("output folder of %q is not usable: %w", output, err)
+	}
+	out = filepath.Join(outDir, filepath.Base(out))
+	if out == src || strings.HasPrefix(out, src+string(filepath.Separator)) {
+		return "", "", fmt.Errorf("output %q is inside the source folder %q: it would pack itself; write it elsewhere", output, source)
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return "", "", fmt.Errorf("output %q is a folder; give a file name such as %s", output, filepath.Join(output, "app.run"))
+	}
+	return src, out, nil
+}
+
+func (o *Options) fillDefaults(src string) {
+	if o.Name == "" {
+		o.Name = filepath.Base(src)
+	}
+	if o.Compression == "" {
+		o.Compression = payload.Zstd
+	}
+	if o.Arch == "" {
+		o.Arch = "amd64"
+	}
+	if o.DefaultTarget == "" {
+		o.DefaultTarget = "/opt/" + o.Name
+	}
+}
+
+func checkLevel(method string, level int) error {
+	lo, hi := 0, 0
+	switch method {
+	case payload.Zstd:
+		lo, hi = 1, 22
+	case payload.Gzip:
+		lo, hi = 1, 9
+	case payload.Xz, payload.None:
+	default:
+		return fmt.Errorf("unknown compression %q (choose one of %s)", method, strings.Join(payload.Methods, ", "))
+	}
+	if level != 0 && (level < lo || level > hi) {
+		if hi == 0 {
+			return fmt.Errorf("compression %s takes no --level", method)
+		}
+		return fmt.Errorf("--level %d is out of range for %s (%d to %d)", level, method, lo, hi)
+	}
+	return nil
+}
+
+func checkPostInstall(p string, entries []entry) error {
+	if p == "" {
+		return nil
+	}
+	for _, e := range entries {
+		if e.name == p && e.info.Mode().IsRegular() {
+			if e.info.Mode()&0o111 == 0 {
+				return fmt.Errorf("post-install hook %q is not executable (chmod +x it)", p)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("post-install hook %q is not a file in the source folder", p)
+}
+
+// writeInstaller lays out [stub][payload][manifest][trailer] in f.
+func writeInstaller(f *os.File, stub []byte, m *payload.Manifest, entries []entry, epoch *time.Time) (payload.Trailer, error) {
+	t := payload.Trailer{Version: payload.FormatVersion}
+	infoAt, err := payload.FindStubInfo(stub)
+	if err != nil {
+		return t, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err := bw.Write(stub); err != nil {
+		return t, fmt.Errorf("failed to write stub: %w", err)
+	}
+	cw := &countingWriter{w: bw}
+	if err := writePayload(cw, m, entries, epoch); err != nil {
+		return t, err
+	}
+	mb, err := m.Marshal()
+	if err != nil {
+		return t, err
+	}
+	if _, err := bw.Write(mb); err != nil {
+		return t, fmt.Errorf("failed to write manifest: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return t, fmt.Errorf("failed to write installer: %w", err)
+	}
+	l := payload.Layout{PayloadOffset: int64(len(stub)), PayloadLength: cw.n}
+	l.ManifestOffset = l.PayloadOffset + l.PayloadLength
+	l.ManifestLength = int64(len(mb))
+	l.TotalSize = l.ManifestOffset + l.ManifestLength + payload.TrailerSize
+	t.Layout = l
+	if _, err := f.WriteAt(payload.EncodeStubInfo(l), int64(infoAt)); err != nil {
+		return t, fmt.Errorf("failed to record layout in stub: %w", err)
+	}
+	// The checksum covers the patched stub, so it is taken by reading back.
+	h := payload.NewHash()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, l.TrailerOffset())); err != nil {
+		return t, fmt.Errorf("failed to read back installer: %w", err)
+	}
+	h.Sum(t.SHA256[:0])
+	if _, err := f.WriteAt(t.MarshalBinary(), l.TrailerOffset()); err != nil {
+		return t, fmt.Errorf("failed to write trailer: %w", err)
+	}
+	return t, nil
+}
+
+// writePayload writes the compressed tar of entries to w and fills m's counts.
+func writePayload(w io.Writer, m *payload.Manifest, entries []entry, epoch *time.Time) error {
+	zw, err := payload.NewCompressor(w, m.Compression, m.Level)
+	if err != nil {
+		return err
+	}
+	tarCount := &countingWriter{w: zw}
+	tw := tar.NewWriter(tarCount)
+	buf := make([]byte, 1<<20)
+	for _, e := range entries {
+		hdr := &tar.Header{
+			Name:    e.name,
+			Mode:    int64(e.info.Mode().Perm()),
+			ModTime: clamp(e.info.ModTime(), epoch),
+			Format:  tar.FormatPAX,
+		}
+		switch {
+		case e.info.IsDir():
+			hdr.Typeflag, hdr.Name = tar.TypeDir, e.name+"/"
+			m.Dirs++
+		case e.hardlink:
+			hdr.Typeflag, hdr.Linkname = tar.TypeLink, e.link
+			m.Hardlinks++
+		case e.info.Mode()&fs.ModeSymlink != 0:
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
+			m.Symlinks++
+		default:
+			hdr.Typeflag, hdr.Size = tar.TypeReg, e.info.Size()
+			m.Files++
+			m.UnpackedSize += e.info.Size()
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			if err := copyFile(tw, e, buf); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("failed to finish payload: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("failed to finish %s compression: %w", m.Compression, err)
+	}
+	m.TarSize = tarCount.n
+	return nil
+}
+
+func copyFile(w io.Writer, e entry, buf []byte) error {
+	f, err := os.Open(e.hostPath)
+	if err != nil {
+		return fmt.Errorf("failed to open %q: %w", e.hostPath, err)
+	}
+	defer f.Close()
+	n, err := io.CopyBuffer(w, io.LimitReader(f, e.info.Size()), buf)
+	if err != nil {
+		return fmt.Errorf("failed to pack %q: %w", e.hostPath, err)
+	}
+	if n != e.info.Size() {
+		return fmt.Errorf("%q shrank from %d to %d bytes while being packed; build again from a quiet tree", e.hostPath, e.info.Size(), n)
+	}
+	return nil
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,44 @@
+package builder
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is SRC/terrapack.yaml: the same options as the build flags, which win.
+type Config struct {
+	Name          string   `yaml:"name"`
+	Version       string   `yaml:"version"`
+	Compression   string   `yaml:"compression"`
+	Level         int      `yaml:"level"`
+	DefaultTarget string   `yaml:"default_target"`
+	Arch          string   `yaml:"arch"`
+	PostInstall   string   `yaml:"post_install"`
+	Prefix        []string `yaml:"prefix"`
+}
+
+// LoadConfig reads src's terrapack.yaml; a missing file gives an empty Config.
+func LoadConfig(src string) (*Config, error) {
+	p := filepath.Join(src, ConfigFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Config{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %q: %w", p, err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("failed to parse %q: %w", p, err)
+	}
+	return &c, nil
+}

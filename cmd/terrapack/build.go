@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/terrapack/terrapack/builder"
+	"github.com/terrapack/terrapack/payload"
+)
+
+func newBuildCmd() *cobra.Command {
+	var o builder.Options
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "build SRC -o OUT.run",
+		Short: "Build an installer from a folder",
+		Long: `Build a self-extracting installer from the folder SRC.
+
+Options may also come from SRC/terrapack.yaml (keys: name, version,
+compression, level, default_target, arch, post_install); flags win.
+SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Source = args[0]
+			if err := applyConfig(cmd, &o); err != nil {
+				return err
+			}
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			o.Epoch = epoch
+			if !quiet {
+				o.Log = os.Stderr
+			}
+			_, _, err = builder.Build(o)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Output, "output", "o", "", "installer file to write (required)")
+	f.StringVar(&o.Name, "name", "", "application name (default: the folder's name)")
+	f.StringVar(&o.Version, "version", "", "application version")
+	f.StringVar(&o.Compression, "compression", payload.Zstd, "payload compression: zstd, xz, gzip or none")
+	f.IntVar(&o.Level, "level", 0, "compression level (zstd 1-22, gzip 1-9; default: the method's)")
+	f.StringVar(&o.DefaultTarget, "default-target", "", "folder used when the customer gives no --to (default /opt/NAME)")
+	f.StringVar(&o.Arch, "arch", "amd64", "target architecture of the installer stub")
+	f.StringVar(&o.PostInstall, "post-install", "", "program inside SRC to run after install (its failure undoes the install)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
+	cmd.MarkFlagRequired("output")
+	return cmd
+}
+
+// applyConfig fills options not given as flags from SRC/terrapack.yaml.
+func applyConfig(cmd *cobra.Command, o *builder.Options) error {
+	c, err := builder.LoadConfig(o.Source)
+	if err != nil {
+		return err
+	}
+	f := cmd.Flags()
+	set := func(flag string, dst *string, v string) {
+		if !f.Changed(flag) && v != "" {
+			*dst = v
+		}
+	}
+	set("name", &o.Name, c.Name)
+	set("version", &o.Version, c.Version)
+	set("compression", &o.Compression, c.Compression)
+	set("default-target", &o.DefaultTarget, c.DefaultTarget)
+	set("arch", &o.Arch, c.Arch)
+	set("post-install", &o.PostInstall, c.PostInstall)
+	if !f.Changed("level") && c.Level != 0 {
+		o.Level = c.Level
+	}
+	return nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
+func sourceDateEpoch() (*time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return nil, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, &hinted{fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number", v), "set it to seconds since 1970, e.g. $(git log -1 --format=%ct)"}
+	}
+	t := time.Unix(sec, 0).UTC()
+	return &t, nil
+}

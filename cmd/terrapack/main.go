@@ -1,0 +1,33 @@
+// Command terrapack builds self-extracting installers and ISO images.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// version is set by the Makefile.
+var version = "dev"
+
+// hinted is an error with a likely fix, printed on a `hint:` line.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+func main() {
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "terrapack: error: %s\n", strings.TrimSpace(err.Error()))
+		var h *hinted
+		if errors.As(err, &h) && h.hint != "" {
+			fmt.Fprintf(os.Stderr, "hint: %s\n", h.hint)
+		}
+		os.Exit(1)
+	}
+}

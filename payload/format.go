@@ -1,0 +1,182 @@
+// Package payload defines the terrapack installer file format and reads and
+// writes its parts: the stub information block, the compressed tar payload,
+// the JSON manifest and the fixed-size trailer.
+//
+// An installer is laid out as
+//
+//	[static stub ELF][payload: compressed tar][manifest JSON][trailer, 128 bytes]
+//
+// The trailer's SHA-256 covers every byte before it, stub included.
+// docs/FORMAT.md describes the layout for people who want to extract by hand.
+package payload
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+)
+
+// TrailerSize is the fixed length of the trailer at the end of every installer.
+const TrailerSize = 128
+
+// FormatVersion is the version of the layout described here.
+const FormatVersion = 1
+
+// Magic starts and ends the trailer so that `tail -c 8 app.run` shows it.
+var Magic = [8]byte{'T', 'E', 'R', 'R', 'A', 'P', 'A', 'K'}
+
+// Layout locates the parts of an installer. It is stored twice: in the trailer
+// and in the stub information block patched into the stub, so that a truncated
+// file can still say how long it should have been.
+type Layout struct {
+	PayloadOffset  int64
+	PayloadLength  int64
+	ManifestOffset int64
+	ManifestLength int64
+	TotalSize      int64 // the whole file, trailer included
+}
+
+// TrailerOffset is where the trailer starts.
+func (l Layout) TrailerOffset() int64 { return l.TotalSize - TrailerSize }
+
+// Validate checks that the parts follow each other without gaps or overlaps.
+func (l Layout) Validate() error {
+	switch {
+	case l.PayloadOffset <= 0 || l.PayloadLength < 0 || l.ManifestLength < 0:
+		return &FormatError{Offset: 0, Msg: "negative or zero offsets in layout"}
+	case l.ManifestOffset != l.PayloadOffset+l.PayloadLength:
+		return &FormatError{Offset: l.ManifestOffset, Msg: "manifest does not follow payload"}
+	case l.TotalSize != l.ManifestOffset+l.ManifestLength+TrailerSize:
+		return &FormatError{Offset: l.TotalSize, Msg: "total size does not match parts"}
+	}
+	return nil
+}
+
+// Trailer is the decoded last TrailerSize bytes of an installer.
+type Trailer struct {
+	Version uint32
+	Layout  Layout
+	SHA256  [32]byte // over bytes [0, Layout.TrailerOffset())
+}
+
+// Checksum returns the SHA-256 as lowercase hex, as sha256sum prints it.
+func (t Trailer) Checksum() string { return hex.EncodeToString(t.SHA256[:]) }
+
+// Trailer byte layout, little-endian:
+//
+//	0   magic "TERRAPAK"
+//	8   format version (u32), 12 flags (u32, zero)
+//	16  payload offset, 24 payload length
+//	32  manifest offset, 40 manifest length
+//	48  total size (u64 each)
+//	56  SHA-256 (32 bytes)
+//	88  reserved (zero)
+//	120 magic "TERRAPAK"
+func (t Trailer) MarshalBinary() []byte {
+	b := make([]byte, TrailerSize)
+	copy(b[0:], Magic[:])
+	binary.LittleEndian.PutUint32(b[8:], t.Version)
+	putLayout(b[16:], t.Layout)
+	copy(b[56:], t.SHA256[:])
+	copy(b[120:], Magic[:])
+	return b
+}
+
+// ParseTrailer decodes b, which must be the last TrailerSize bytes of a file
+// whose first byte is at offset fileOffset of b[0] (used in errors).
+func ParseTrailer(b []byte, fileOffset int64) (Trailer, error) {
+	if len(b) != TrailerSize {
+		return Trailer{}, &FormatError{Offset: fileOffset, Msg: fmt.Sprintf("trailer is %d bytes, want %d", len(b), TrailerSize)}
+	}
+	if !bytes.Equal(b[0:8], Magic[:]) || !bytes.Equal(b[120:128], Magic[:]) {
+		return Trailer{}, &FormatError{Offset: fileOffset, Msg: "no terrapack trailer (file truncated, appended to, or not an installer)"}
+	}
+	t := Trailer{Version: binary.LittleEndian.Uint32(b[8:])}
+	if t.Version != FormatVersion {
+		return Trailer{}, &FormatError{Offset: fileOffset + 8, Msg: fmt.Sprintf("format version %d is not supported (this reader knows %d)", t.Version, FormatVersion)}
+	}
+	t.Layout = getLayout(b[16:])
+	copy(t.SHA256[:], b[56:88])
+	if err := t.Layout.Validate(); err != nil {
+		return Trailer{}, err
+	}
+	return t, nil
+}
+
+func putLayout(b []byte, l Layout) {
+	for i, v := range []int64{l.PayloadOffset, l.PayloadLength, l.ManifestOffset, l.ManifestLength, l.TotalSize} {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
+	}
+}
+
+func getLayout(b []byte) Layout {
+	v := func(i int) int64 { return int64(binary.LittleEndian.Uint64(b[8*i:])) }
+	return Layout{PayloadOffset: v(0), PayloadLength: v(1), ManifestOffset: v(2), ManifestLength: v(3), TotalSize: v(4)}
+}
+
+// StubInfoMarker opens the 128-byte block that the stub declares as a variable
+// and the builder patches with the installer's Layout. The stub reads it to
+// know its own expected size before trusting anything at the end of the file.
+// It is assembled at run time so that the stub binary holds it only once, in
+// that variable (see stub/info.go).
+var StubInfoMarker = func() []byte {
+	m := []byte("1v-OFNI-BUTS-KCAPARRET")
+	for i, j := 0, len(m)-1; i < j; i, j = i+1, j-1 {
+		m[i], m[j] = m[j], m[i]
+	}
+	return append(m, make([]byte, 32-len(m))...)
+}()
+
+// StubInfoSize is the size of the block, marker included.
+const StubInfoSize = 128
+
+// NewStubInfo returns an unpatched block, the value a stub is compiled with.
+func NewStubInfo() [StubInfoSize]byte {
+	var b [StubInfoSize]byte
+	copy(b[:], StubInfoMarker)
+	return b
+}
+
+// EncodeStubInfo returns a block carrying l.
+func EncodeStubInfo(l Layout) []byte {
+	b := NewStubInfo()
+	putLayout(b[len(StubInfoMarker):], l)
+	return b[:]
+}
+
+// DecodeStubInfo returns the layout in block, or ok=false for a bare stub.
+func DecodeStubInfo(block []byte) (l Layout, ok bool) {
+	if len(block) != StubInfoSize || !bytes.HasPrefix(block, StubInfoMarker) {
+		return Layout{}, false
+	}
+	l = getLayout(block[len(StubInfoMarker):])
+	return l, l.TotalSize != 0
+}
+
+// FindStubInfo returns the offset of the single stub information block in a
+// stub binary.
+func FindStubInfo(stub []byte) (int, error) {
+	i := bytes.Index(stub, StubInfoMarker)
+	if i < 0 {
+		return 0, fmt.Errorf("stub has no information block (was it built from ./stub?)")
+	}
+	if bytes.Contains(stub[i+1:], StubInfoMarker) {
+		return 0, fmt.Errorf("stub has more than one information block")
+	}
+	return i, nil
+}
+
+// FormatError reports a malformed installer and where.
+type FormatError struct {
+	Offset int64
+	Msg    string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("malformed installer at byte %d: %s", e.Offset, e.Msg)
+}
+
+// NewHash returns the hash used for the whole-file checksum.
+var NewHash = sha256.New

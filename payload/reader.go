@@ -1,0 +1,164 @@
+package payload
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+)
+
+// Installer is an opened installer file whose trailer and manifest have been
+// read but whose checksum has not yet been verified.
+type Installer struct {
+	File          *os.File
+	Trailer       Trailer
+	Manifest      *Manifest
+	ManifestBytes []byte
+	// Progress, if set, is called with the count of payload bytes read.
+	Progress func(int64)
+}
+
+// SizeError reports an installer whose size is not the one it was built with.
+type SizeError struct {
+	Expected, Actual int64
+}
+
+func (e *SizeError) Error() string {
+	if e.Actual < e.Expected {
+		return fmt.Sprintf("installer is truncated: expected %d bytes, found %d (%d missing; incomplete download or copy?)",
+			e.Expected, e.Actual, e.Expected-e.Actual)
+	}
+	return fmt.Sprintf("installer has %d unexpected bytes appended: expected %d bytes, found %d",
+		e.Actual-e.Expected, e.Expected, e.Actual)
+}
+
+// ChecksumError reports an installer whose bytes do not match its checksum.
+type ChecksumError struct {
+	Expected, Actual [32]byte
+	Cause            error // what failed first while reading, if anything
+}
+
+func (e *ChecksumError) Error() string {
+	msg := fmt.Sprintf("installer is damaged: SHA-256 mismatch (expected %x, computed %x)", e.Expected, e.Actual)
+	if e.Cause != nil {
+		msg += fmt.Sprintf("; while reading: %v", e.Cause)
+	}
+	return msg
+}
+
+// Open reads the trailer and manifest of the installer f. expected is the
+// layout the stub was patched with, or nil when f is not the running stub
+// (inspect, verify): then the trailer alone locates the parts.
+func Open(f *os.File, expected *Layout) (*Installer, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("failed to stat %q: %w", f.Name(), err)
+	}
+	size := st.Size()
+	if expected != nil && size != expected.TotalSize {
+		return nil, &SizeError{Expected: expected.TotalSize, Actual: size}
+	}
+	if size < TrailerSize {
+		return nil, &FormatError{Offset: 0, Msg: fmt.Sprintf("file is %d bytes, too small to be an installer", size)}
+	}
+	tb := make([]byte, TrailerSize)
+	if _, err := f.ReadAt(tb, size-TrailerSize); err != nil {
+		return nil, fmt.Errorf("failed to read trailer of %q: %w", f.Name(), err)
+	}
+	t, err := ParseTrailer(tb, size-TrailerSize)
+	if err != nil {
+		return nil, err
+	}
+	if t.Layout.TotalSize != size {
+		return nil, &SizeError{Expected: t.Layout.TotalSize, Actual: size}
+	}
+	if expected != nil && t.Layout != *expected {
+		return nil, &FormatError{Offset: size - TrailerSize, Msg: "trailer does not match the layout recorded in the stub"}
+	}
+	if t.Layout.ManifestLength > MaxManifestSize {
+		return nil, &FormatError{Offset: size - TrailerSize, Msg: fmt.Sprintf("manifest length %d exceeds the %d limit", t.Layout.ManifestLength, MaxManifestSize)}
+	}
+	mb := make([]byte, t.Layout.ManifestLength)
+	if _, err := f.ReadAt(mb, t.Layout.ManifestOffset); err != nil {
+		return nil, fmt.Errorf("failed to read manifest of %q: %w", f.Name(), err)
+	}
+	m, err := ParseManifest(mb)
+	if err != nil {
+		return nil, err
+	}
+	return &Installer{File: f, Trailer: t, Manifest: m, ManifestBytes: mb}, nil
+}
+
+// Stream decompresses the payload and hands its tar stream to fn, hashing
+// every byte of the file in the same pass. It returns a *ChecksumError when the
+// file does not match its checksum, whatever fn returned, so that a damaged
+// installer is reported as damaged rather than as a confusing tar error.
+// A context cancellation from fn is returned as is, without further reading.
+func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) error {
+	l := in.Trailer.Layout
+	h := NewHash()
+	if _, err := io.Copy(h, io.NewSectionReader(in.File, 0, l.PayloadOffset)); err != nil {
+		return fmt.Errorf("failed to read installer stub: %w", err)
+	}
+	hashed := &hashingReader{r: io.NewSectionReader(in.File, l.PayloadOffset, l.PayloadLength), h: h, progress: in.Progress}
+	fnErr := func() error {
+		dec, err := NewDecompressor(bufio.NewReaderSize(hashed, 1<<20), in.Manifest.Compression)
+		if err != nil {
+			return fmt.Errorf("failed to start %s decompression: %w", in.Manifest.Compression, err)
+		}
+		defer dec.Close()
+		return fn(tar.NewReader(dec))
+	}()
+	if fnErr != nil && ctx.Err() != nil {
+		return fnErr
+	}
+	// Hash what the decompressor did not need, then the manifest.
+	if _, err := io.Copy(io.Discard, hashed); err != nil {
+		return fmt.Errorf("failed to read payload: %w", err)
+	}
+	// Hash the manifest as it was read and used, not as it is on disk now.
+	h.Write(in.ManifestBytes)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	if sum != in.Trailer.SHA256 {
+		return &ChecksumError{Expected: in.Trailer.SHA256, Actual: sum, Cause: fnErr}
+	}
+	return fnErr
+}
+
+type hashingReader struct {
+	r        io.Reader
+	h        hash.Hash
+	progress func(int64)
+}
+
+func (r *hashingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.h.Write(p[:n])
+	if r.progress != nil {
+		r.progress(int64(n))
+	}
+	return n, err
+}
+
+// WriteInfo describes the installer for --info and `terrapack inspect`.
+func (in *Installer) WriteInfo(w io.Writer) {
+	m, l := in.Manifest, in.Trailer.Layout
+	fmt.Fprintf(w, "name:            %s\n", m.Name)
+	fmt.Fprintf(w, "version:         %s\n", m.Version)
+	fmt.Fprintf(w, "default target:  %s\n", m.DefaultTarget)
+	fmt.Fprintf(w, "architecture:    linux/%s\n", m.Arch)
+	fmt.Fprintf(w, "compression:     %s\n", m.Compression)
+	fmt.Fprintf(w, "entries:         %d files, %d dirs, %d symlinks, %d hard links\n", m.Files, m.Dirs, m.Symlinks, m.Hardlinks)
+	fmt.Fprintf(w, "unpacked size:   %d bytes\n", m.UnpackedSize)
+	fmt.Fprintf(w, "installer size:  %d bytes\n", l.TotalSize)
+	fmt.Fprintf(w, "payload:         offset %d, length %d (%s-compressed tar)\n", l.PayloadOffset, l.PayloadLength, m.Compression)
+	fmt.Fprintf(w, "manifest:        offset %d, length %d\n", l.ManifestOffset, l.ManifestLength)
+	fmt.Fprintf(w, "sha256:          %s (of bytes 0..%d, before the trailer)\n", in.Trailer.Checksum(), l.TrailerOffset())
+	if m.PostInstall != "" {
+		fmt.Fprintf(w, "post-install:    %s\n", m.PostInstall)
+	}
+}

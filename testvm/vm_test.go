@@ -1,0 +1,180 @@
+//go:build testvm
+
+package testvm
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Run with: go test -tags testvm -run . -v ./testvm/ -timeout 30m
+//
+// The prepared kernels and rootfs are cached in the default cache folder
+// (or $TESTVM_CACHE_DIR), so only the first run pays for debootstrap.
+
+var setupOnce struct {
+	sync.Once
+	iso string
+	err error
+}
+
+// hostPackages are installed with apt-get when their program is missing.
+var hostPackages = map[string]string{
+	"qemu-system-x86_64": "qemu-system-x86",
+	"debootstrap":        "debootstrap",
+	"mkfs.ext4":          "e2fsprogs",
+	"xz":                 "xz-utils",
+	"xorriso":            "xorriso",
+}
+
+func installHostPackages(t *testing.T) {
+	var missing []string
+	for prog, pkg := range hostPackages {
+		if _, err := lookTool(prog); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if _, err := findStaticBusybox(); err != nil {
+		missing = append(missing, "busybox-static")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skipf("missing %v and not root to install them", missing)
+	}
+	t.Logf("apt-get install %v", missing)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "apt-get", "update", "-q").CombinedOutput(); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
+	args := append([]string{"install", "-y", "-q", "--no-install-recommends"}, missing...)
+	cmd := exec.CommandContext(ctx, "apt-get", args...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get install: %v\n%s", err, out)
+	}
+}
+
+// testISO builds testdata/hello into hello.run and wraps it in an ISO.
+func testISO(t *testing.T) string {
+	setupOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "testvm-iso-")
+		if err != nil {
+			setupOnce.err = err
+			return
+		}
+		disc := filepath.Join(dir, "disc")
+		os.MkdirAll(disc, 0o755)
+		build := exec.Command("go", "build", "-o", filepath.Join(disc, "hello.run"), "./testdata/hello/main.go")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		if out, err := build.CombinedOutput(); err != nil {
+			setupOnce.err = err
+			t.Logf("%s", out)
+			return
+		}
+		os.WriteFile(filepath.Join(disc, "README.txt"), []byte("test disc\n"), 0o644)
+		os.WriteFile(filepath.Join(disc, "SHA256SUMS"), []byte("\n"), 0o644)
+		iso := filepath.Join(dir, "hello.iso")
+		if out, err := exec.Command("xorriso", "-as", "mkisofs", "-R", "-J", "-V", "HELLO", "-o", iso, disc).CombinedOutput(); err != nil {
+			setupOnce.err = err
+			t.Logf("%s", out)
+			return
+		}
+		os.RemoveAll(disc)
+		setupOnce.iso = iso
+	})
+	if setupOnce.err != nil {
+		t.Fatalf("build test disc: %v", setupOnce.err)
+	}
+	return setupOnce.iso
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func cacheDir() string { return os.Getenv("TESTVM_CACHE_DIR") }
+
+func TestVM(t *testing.T) {
+	installHostPackages(t)
+	iso := testISO(t)
+	for _, rootfs := range []string{RootfsMinimal, RootfsBullseye} {
+		t.Run(rootfs, func(t *testing.T) {
+			if err := CheckPrerequisites(rootfs); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+			defer cancel()
+
+			start := time.Now()
+			res, err := Run(ctx, Config{
+				ISO:      iso,
+				Rootfs:   rootfs,
+				Exec:     `/opt/hello/bin/hello && echo "proc mounted: $(test -e /proc/self && echo yes || echo no)" && ls /lib64 /usr 2>&1 | head -3; cat /etc/debian_version 2>/dev/null; true`,
+				CacheDir: cacheDir(),
+				Log:      logWriter{t},
+			})
+			t.Logf("%s: run 1 (prepare + boot) took %s, guest %s", rootfs, time.Since(start).Round(100*time.Millisecond), res.Duration.Round(100*time.Millisecond))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.InstallExitCode != 0 || res.ExitCode != 0 {
+				t.Fatalf("install %d exec %d\n%s", res.InstallExitCode, res.ExitCode, res.Console)
+			}
+			if !strings.Contains(res.Console, "hello from terrapack (/opt/hello/bin/hello)") {
+				t.Fatalf("app output missing from console:\n%s", res.Console)
+			}
+			if !strings.Contains(res.Console, "hello.run: installed to /opt/hello") {
+				t.Fatalf("installer output missing from console:\n%s", res.Console)
+			}
+			switch rootfs {
+			case RootfsMinimal:
+				if !strings.Contains(res.Console, "proc mounted: no") {
+					t.Errorf("minimal root has /proc:\n%s", res.Console)
+				}
+				if !strings.Contains(res.Console, `(executable "")`) {
+					t.Errorf("installer saw its executable path in the minimal root (is /proc mounted?):\n%s", res.Console)
+				}
+			case RootfsBullseye:
+				if !strings.Contains(res.Console, "proc mounted: yes") || !strings.Contains(res.Console, "\n11.") {
+					t.Errorf("bullseye root looks wrong:\n%s", res.Console)
+				}
+			}
+
+			// A failing Exec is reported, not hidden; this run is cached.
+			start = time.Now()
+			var console bytes.Buffer
+			res, err = Run(ctx, Config{
+				ISO:      iso,
+				Rootfs:   rootfs,
+				To:       "/srv/other place",
+				Exec:     `"$TESTVM_TO/bin/hello"; exit 7`,
+				CacheDir: cacheDir(),
+				Log:      logWriter{t},
+				Console:  &console,
+			})
+			t.Logf("%s: run 2 (cached) took %s, guest %s", rootfs, time.Since(start).Round(100*time.Millisecond), res.Duration.Round(100*time.Millisecond))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if res.ExitCode != 7 || res.InstallExitCode != 0 {
+				t.Fatalf("want exec 7 install 0, got exec %d install %d\n%s", res.ExitCode, res.InstallExitCode, res.Console)
+			}
+			if !strings.Contains(console.String(), "hello from terrapack (/srv/other place/bin/hello)") {
+				t.Fatalf("streamed console lacks the app output:\n%s", console.String())
+			}
+		})
+	}
+}

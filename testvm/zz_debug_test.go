@@ -1,0 +1,25 @@
+//go:build debugvm
+
+package testvm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+type tsWriter struct{ start time.Time }
+
+func (w tsWriter) Write(p []byte) (int, error) {
+	fmt.Fprintf(os.Stderr, "[%5.1f] %s", time.Since(w.start).Seconds(), p)
+	return len(p), nil
+}
+
+func TestDebug(t *testing.T) {
+	iso := testISO(t)
+	w := tsWriter{time.Now()}
+	res, err := Run(context.Background(), Config{ISO: iso, Rootfs: os.Getenv("ROOTFS"), Exec: os.Getenv("EXEC"), Log: w, Console: w})
+	fmt.Fprintf(os.Stderr, "res=%+v err=%v\n", res.Duration, err)
+}
