@@ -73,7 +73,8 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		}
 	}()
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
-	if t, err = writeInstaller(tmp, stub, m, entries, o.Epoch); err != nil {
+	writeTar := func(w io.Writer) error { return writePayload(w, m, entries, o.Epoch) }
+	if t, err = Seal(tmp, stub, m, writeTar); err != nil {
 		return nil, t, err
 	}
 	if err := tmp.Chmod(0o755); err != nil {
@@ -179,8 +180,9 @@ func checkPostInstall(p string, entries []entry) error {
 	return fmt.Errorf("post-install hook %q is not a file in the source folder", p)
 }
 
-// writeInstaller lays out [stub][payload][manifest][trailer] in f.
-func writeInstaller(f *os.File, stub []byte, m *payload.Manifest, entries []entry, epoch *time.Time) (payload.Trailer, error) {
+// Seal lays out [stub][payload][manifest][trailer] in the empty file f:
+// writePayload writes the compressed payload (and may fill in m's counts).
+func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Writer) error) (payload.Trailer, error) {
 	t := payload.Trailer{Version: payload.FormatVersion}
 	infoAt, err := payload.FindStubInfo(stub)
 	if err != nil {
@@ -191,7 +193,7 @@ func writeInstaller(f *os.File, stub []byte, m *payload.Manifest, entries []entr
 		return t, fmt.Errorf("failed to write stub: %w", err)
 	}
 	cw := &countingWriter{w: bw}
-	if err := writePayload(cw, m, entries, epoch); err != nil {
+	if err := writePayload(cw); err != nil {
 		return t, err
 	}
 	mb, err := m.Marshal()

@@ -63,7 +63,7 @@ func (n *node) nlink() uint32 {
 func buildTree(entries []Entry) (*node, error) {
 	root := &node{mode: fs.ModeDir | 0o755, byName: map[string]*node{}}
 	for _, e := range entries {
-		if e.Path == "." || !fs.ValidPath(e.Path) {
+		if e.Path == "." || !fs.ValidPath(e.Path) || strings.ContainsRune(e.Path, 0) {
 			return nil, fmt.Errorf("invalid image path %q", e.Path)
 		}
 		if err := checkEntry(e); err != nil {
@@ -167,7 +167,7 @@ type record struct {
 	su    *systemUse // Rock Ridge; nil in the Joliet tree
 }
 
-func (r *record) len() int {
+func (r *record) size() int {
 	if r.su == nil {
 		return recordLen(len(r.ident), 0)
 	}
@@ -273,7 +273,7 @@ func (tr *tree) newRecord(ident []byte, d *directory, c *node, part int, t time.
 func packRecords(records []*record, put func(r *record, off int)) uint32 {
 	off := 0
 	for _, r := range records {
-		n := r.len()
+		n := r.size()
 		if off%sectorSize+n > sectorSize {
 			off += sectorSize - off%sectorSize
 		}
@@ -328,7 +328,7 @@ type layout struct {
 	time            time.Time
 	label           string
 	primary, joliet *tree
-	ceAreas         []*systemUse // systems use areas owning continuation areas, in order
+	ceAreas         []*systemUse // System Use areas with continuation areas, in layout order
 	files           []*node      // regular files with data, in data order
 	sectors         uint32       // volume space size
 }
@@ -387,19 +387,19 @@ func (l *layout) allocate() error {
 		d.lba = take(int64(d.size))
 	}
 	// Continuation areas are packed, each within one sector.
-	off := int64(sectorSize)
+	var ceLBA uint32
+	ceOff := sectorSize // no sector taken yet
 	for _, d := range l.primary.dirs {
 		for _, r := range d.records {
 			if len(r.su.areas) > 0 {
 				l.ceAreas = append(l.ceAreas, r.su)
 			}
 			for _, a := range r.su.areas {
-				if off+int64(len(a.data)) > sectorSize {
-					off = 0
-					take(sectorSize)
+				if ceOff+len(a.data) > sectorSize {
+					ceLBA, ceOff = take(sectorSize), 0
 				}
-				a.lba, a.offset = uint32(min(next-1, math.MaxUint32)), uint32(off)
-				off += int64(len(a.data))
+				a.lba, a.offset = ceLBA, uint32(ceOff)
+				ceOff += len(a.data)
 			}
 		}
 	}

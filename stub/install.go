@@ -179,8 +179,8 @@ func (tx *transaction) commit(target string, state targetState) error {
 		return fmt.Errorf("failed to set mode of %q: %w", tx.tmp, err)
 	}
 	if state == targetMissing || state == targetEmpty {
-		// rename(2) replaces an empty folder atomically.
-		if err := os.Rename(tx.tmp, target); err != nil {
+		// rename(2) replaces an empty folder atomically (os.Rename refuses to).
+		if err := unix.Rename(tx.tmp, target); err != nil {
 			return fmt.Errorf("failed to move the new tree into %q: %w", target, err)
 		}
 		return nil
@@ -305,7 +305,7 @@ func typeChar(t byte) byte {
 	case tar.TypeLink:
 		return 'h'
 	}
-	return 'f'
+	return '-'
 }
 
 // escape keeps one record per line whatever the name holds.
@@ -386,7 +386,8 @@ func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("failed to read payload: %w", err)
 			}
-			line := fmt.Sprintf("%s %12d %s", hdr.FileInfo().Mode(), hdr.Size, hdr.Name)
+			perm := hdr.FileInfo().Mode().Perm().String()[1:]
+			line := fmt.Sprintf("%c%s %12d %s", typeChar(hdr.Typeflag), perm, hdr.Size, hdr.Name)
 			switch hdr.Typeflag {
 			case tar.TypeSymlink:
 				line += " -> " + hdr.Linkname

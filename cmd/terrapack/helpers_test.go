@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests drive the real binaries: bin/terrapack, built by TestMain with
+// `make build`, and the installers it writes.
+var terrapackBin string
+
+func TestMain(m *testing.M) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("make", "-s", "build")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "make build failed: %v\n", err)
+		os.Exit(1)
+	}
+	terrapackBin = filepath.Join(root, "bin", "terrapack")
+	os.Exit(m.Run())
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// runCmd runs name with args and env additions, returning its output and exit code.
+func runCmd(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("failed to run %s: %v", name, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func terrapack(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCmd(t, nil, terrapackBin, args...)
+}
+
+// mustOK fails the test unless r exited 0.
+func mustOK(t *testing.T, r result) result {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("command failed:\n%s", r)
+	}
+	return r
+}
+
+// mustFail fails the test unless r exited with code and stderr contains every want.
+func mustFail(t *testing.T, r result, code int, want ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("want exit %d, got:\n%s", code, r)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Fatalf("stderr lacks %q:\n%s", w, r)
+		}
+	}
+}
+
+// sampleTree makes a folder with every kind of entry an install must keep.
+func sampleTree(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "sample app")
+	mk := func(name, content string, mode fs.FileMode) {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("bin/hello", "#!/bin/sh\necho \"hello from $0\"\n", 0o755)
+	mk("share/doc/README", "read me\n", 0o644)
+	mk("share/secret.key", "s3cret\n", 0o600)
+	mk("share/größe ünïcødé.txt", "utf-8 name\n", 0o644)
+	mk("share/name with spaces.txt", "spaces\n", 0o640)
+	mk("share/readonly.txt", "ro\n", 0o444)
+	mk("lib/libdata.bin", strings.Repeat("\x00\x01binary\xff", 5000), 0o644)
+	must(t, os.MkdirAll(filepath.Join(src, "var/empty/deeper"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(src, "locked"), 0o755))
+	mk("locked/inside.txt", "in a read-only folder\n", 0o644)
+	must(t, os.Chmod(filepath.Join(src, "locked"), 0o555))
+	must(t, os.Symlink("../share/doc/README", filepath.Join(src, "bin/readme-link")))
+	must(t, os.Symlink("doc", filepath.Join(src, "share/doc-dir-link")))
+	must(t, os.Symlink("missing-target", filepath.Join(src, "share/dangling")))
+	must(t, os.Link(filepath.Join(src, "share/doc/README"), filepath.Join(src, "share/README.hardlink")))
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	must(t, os.Chtimes(filepath.Join(src, "share/doc/README"), old, old))
+	return src
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// build makes an installer from src and returns its path.
+func build(t *testing.T, src string, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "app.run")
+	mustOK(t, terrapack(t, append([]string{"build", src, "-o", out, "--quiet"}, args...)...))
+	return out
+}
+
+// compareTrees checks that got holds exactly want's entries, with the same
+// types, modes, contents, link targets, times and hard-link groups; got's
+// .terrapack/ is ignored.
+func compareTrees(t *testing.T, want, got string) {
+	t.Helper()
+	seen := map[string]bool{}
+	wantInodes, gotInodes := map[uint64]string{}, map[uint64]string{}
+	err := filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		seen[rel] = true
+		g := filepath.Join(got, rel)
+		wi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		gi, err := os.Lstat(g)
+		if err != nil {
+			return fmt.Errorf("missing in install: %q", rel)
+		}
+		if rel != "." && wi.Mode() != gi.Mode() {
+			return fmt.Errorf("%q: mode %v, want %v", rel, gi.Mode(), wi.Mode())
+		}
+		switch {
+		case wi.Mode().IsRegular():
+			if !bytes.Equal(sum(t, p), sum(t, g)) {
+				return fmt.Errorf("%q: content differs", rel)
+			}
+			if !wi.ModTime().Truncate(time.Second).Equal(gi.ModTime()) {
+				return fmt.Errorf("%q: mtime %v, want %v", rel, gi.ModTime(), wi.ModTime())
+			}
+			ws, gs := wi.Sys().(*syscall.Stat_t), gi.Sys().(*syscall.Stat_t)
+			if ws.Nlink > 1 {
+				if _, ok := wantInodes[ws.Ino]; !ok {
+					wantInodes[ws.Ino] = rel
+				}
+				if _, ok := gotInodes[gs.Ino]; !ok {
+					gotInodes[gs.Ino] = rel
+				}
+				if wantInodes[ws.Ino] != gotInodes[gs.Ino] {
+					return fmt.Errorf("%q: not hard-linked to %q", rel, wantInodes[ws.Ino])
+				}
+			}
+		case wi.Mode()&fs.ModeSymlink != 0:
+			wl, _ := os.Readlink(p)
+			gl, _ := os.Readlink(g)
+			if wl != gl {
+				return fmt.Errorf("%q: link to %q, want %q", rel, gl, wl)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(got, p)
+		if rel == ".terrapack" {
+			return filepath.SkipDir
+		}
+		if !seen[rel] {
+			return fmt.Errorf("unexpected entry in install: %q", rel)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sum(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+// assertClean checks that dir holds only the names in keep: no temporary or
+// backup folder of an install is left beside a target.
+func assertClean(t *testing.T, dir string, keep ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{}
+	for _, k := range keep {
+		allowed[k] = true
+	}
+	for _, e := range entries {
+		if !allowed[e.Name()] {
+			t.Errorf("leftover %q in %s", e.Name(), dir)
+		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
