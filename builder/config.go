@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,7 +29,8 @@ type Config struct {
 func LoadConfig(src string) (*Config, error) {
 	p := filepath.Join(src, ConfigFile)
 	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		// A missing or non-folder source is reported by Build.
 		return &Config{}, nil
 	}
 	if err != nil {

@@ -21,7 +21,6 @@ type node struct {
 	open     func() (io.ReadCloser, error)
 	explicit bool // given as an Entry, not only implied by a child's path
 
-	parent   *node
 	children []*node // sorted by real name
 	byName   map[string]*node
 
@@ -29,12 +28,12 @@ type node struct {
 	dataLBA         uint32
 }
 
-// extents is the number of directory records describing a regular file.
+// extents is the number of directory records describing a file.
 func (n *node) extents() int {
 	return max(1, int((n.size+maxExtentSize-1)/maxExtentSize))
 }
 
-// extent returns the location and length of extent i of a regular file.
+// extent returns the location and length of extent i of a file.
 func (n *node) extent(i int) (lba, length uint32) {
 	if n.size == 0 {
 		return 0, 0 // empty files own no sector
@@ -79,7 +78,7 @@ func buildTree(entries []Entry) (*node, error) {
 			last := i == len(elems)-1
 			switch {
 			case child == nil:
-				child = &node{name: name, path: strings.Join(elems[:i+1], "/"), mode: fs.ModeDir | 0o755, parent: dir}
+				child = &node{name: name, path: strings.Join(elems[:i+1], "/"), mode: fs.ModeDir | 0o755}
 				dir.byName[name] = child
 			case !child.mode.IsDir() && !last:
 				return nil, fmt.Errorf("invalid image path %q: %q is not a directory", e.Path, child.path)
@@ -87,8 +86,13 @@ func buildTree(entries []Entry) (*node, error) {
 				return nil, fmt.Errorf("duplicate image path %q", e.Path)
 			}
 			if last {
-				child.mode, child.size, child.target, child.open = e.Mode, e.Size, e.Target, e.Open
-				child.explicit = true
+				child.mode, child.explicit = e.Mode, true
+				switch {
+				case e.Mode.IsRegular():
+					child.size, child.open = e.Size, e.Open
+				case e.Mode&fs.ModeSymlink != 0:
+					child.target = e.Target
+				}
 			}
 			if child.mode.IsDir() && child.byName == nil {
 				child.byName = map[string]*node{}
@@ -157,14 +161,22 @@ type directory struct {
 	size    uint32 // whole sectors
 }
 
-// record is one directory record: describing a subdirectory (dir set)
-// or extent part of a file.
+// record is one directory record: of a directory (dir set) or of
+// extent part of a regular file or symlink (file set).
 type record struct {
 	ident []byte
 	dir   *directory
 	file  *node
 	part  int
 	su    *systemUse // Rock Ridge; nil in the Joliet tree
+}
+
+// node is the node the record describes.
+func (r *record) node() *node {
+	if r.dir != nil {
+		return r.dir.node
+	}
+	return r.file
 }
 
 func (r *record) size() int {
@@ -187,20 +199,27 @@ func newTree(root *node, joliet bool, t time.Time) (*tree, error) {
 			return nil, fmt.Errorf("too many directories: the limit is %d", math.MaxUint16)
 		}
 		d.number = uint16(i + 1)
-		d.records = []*record{
-			tr.newRecord([]byte{0}, d, nil, 0, t, i == 0),
-			tr.newRecord([]byte{1}, d.parent, nil, 0, t, false),
-		}
+		d.records = []*record{{ident: []byte{0}, dir: d}, {ident: []byte{1}, dir: d.parent}}
 		for _, c := range tr.ordered(d.node.children) {
 			ident := tr.ident(c)
 			if c.mode.IsDir() {
 				sub := &directory{node: c, parent: d, ident: ident}
 				tr.dirs = append(tr.dirs, sub)
-				d.records = append(d.records, tr.newRecord(ident, sub, c, 0, t, false))
+				d.records = append(d.records, &record{ident: ident, dir: sub})
 				continue
 			}
 			for part := range c.extents() {
-				d.records = append(d.records, tr.newRecord(ident, nil, c, part, t, false))
+				d.records = append(d.records, &record{ident: ident, file: c, part: part})
+			}
+		}
+		if !joliet {
+			for j, r := range d.records {
+				name := r.node().name
+				if j < 2 {
+					name = "" // "." and ".."
+				}
+				entries := rrEntries(r.node(), name, t, i == 0 && j == 0)
+				r.su = splitSystemUse(entries, maxRecordLen-recordLen(len(r.ident), 0))
 			}
 		}
 		d.size = packRecords(d.records, nil)
@@ -232,39 +251,6 @@ func (tr *tree) ident(n *node) []byte {
 		return ucs2(n.jolietID)
 	}
 	return []byte(n.isoID)
-}
-
-// newRecord builds a record; in the primary tree it carries the Rock
-// Ridge description of the directory d describes (for "." and "..") or of
-// the child c.
-func (tr *tree) newRecord(ident []byte, d *directory, c *node, part int, t time.Time, rootDot bool) *record {
-	r := &record{ident: ident, dir: d, file: c, part: part}
-	if c != nil && c.mode.IsDir() {
-		r.file = nil
-	}
-	if tr.joliet {
-		return r
-	}
-	n := c
-	if n == nil {
-		n = d.node
-	}
-	var entries [][]byte
-	if rootDot {
-		entries = append(entries, spEntry())
-	}
-	entries = append(entries, pxEntry(n.mode, n.nlink()), tfEntry(t))
-	if c != nil {
-		entries = append(entries, nmEntries(c.name)...)
-	}
-	if c != nil && c.mode&fs.ModeSymlink != 0 {
-		entries = append(entries, slEntries(c.target)...)
-	}
-	if rootDot {
-		entries = append(entries, erEntry())
-	}
-	r.su = splitSystemUse(entries, maxRecordLen-recordLen(len(ident), 0))
-	return r
 }
 
 // packRecords places records in sectors so that none straddles a sector

@@ -21,6 +21,27 @@ const (
 	rrSource     = "PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION."
 )
 
+// rrEntries describes n for Rock Ridge. name is "" in "." and ".."
+// records, which have no NM. The root's "." record also starts SUSP (SP)
+// and declares Rock Ridge (ER).
+func rrEntries(n *node, name string, t time.Time, rootDot bool) [][]byte {
+	var entries [][]byte
+	if rootDot {
+		entries = append(entries, spEntry())
+	}
+	entries = append(entries, pxEntry(n.mode, n.nlink()), tfEntry(t))
+	if name != "" {
+		entries = append(entries, nmEntries(name)...)
+	}
+	if n.mode&fs.ModeSymlink != 0 {
+		entries = append(entries, slEntries(n.target)...)
+	}
+	if rootDot {
+		entries = append(entries, erEntry())
+	}
+	return entries
+}
+
 // suEntry starts a SUSP entry: signature, length and version 1.
 func suEntry(sig string, length int) []byte {
 	b := make([]byte, length)

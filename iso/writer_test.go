@@ -533,3 +533,18 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+func TestEmptyImage(t *testing.T) {
+	img := writeImage(t, Options{}, nil)
+	if files, _ := readWithKdomanski(t, img); len(files) != 0 {
+		t.Errorf("empty image has files %v", files)
+	}
+	requireTools(t, "xorriso", "isoinfo")
+	out := xorriso(t, "-indev", img, "-check_media", "--")
+	if !strings.Contains(out, "+ good") || !strings.Contains(out, "Volume id    : 'CDROM'") {
+		t.Errorf("xorriso -check_media:\n%s", out)
+	}
+	if out := run(t, "isoinfo", "-d", "-i", img); !strings.Contains(out, "Rock Ridge signatures version 1 found") {
+		t.Errorf("isoinfo -d:\n%s", out)
+	}
+}

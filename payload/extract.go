@@ -260,12 +260,12 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 				return fmt.Errorf("failed to read back %q: %w", rec.Name, err)
 			}
 		}
-		ts := unix.NsecToTimeval(hdr.ModTime.UnixNano())
-		if err := unix.Futimes(int(f.Fd()), []unix.Timeval{ts, ts}); err != nil {
-			return fmt.Errorf("failed to set time of %q: %w", rec.Name, err)
-		}
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("failed to write %q: %w", rec.Name, err)
+		}
+		// By path: unix.Futimes goes through /proc, which may not be mounted.
+		if err := setTime(x.path(rec.Name), hdr.ModTime, 0); err != nil {
+			return fmt.Errorf("failed to set time of %q: %w", rec.Name, err)
 		}
 	}
 	rec.SHA256 = x.hash.Sum(nil)
@@ -299,8 +299,7 @@ func (x *Extractor) symlink(hdr *tar.Header, rec *Record) error {
 	if err := os.Symlink(target, p); err != nil {
 		return fmt.Errorf("failed to create symlink %q: %w", rec.Name, err)
 	}
-	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := setTime(p, hdr.ModTime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("failed to set time of symlink %q: %w", rec.Name, err)
 	}
 	return nil
@@ -374,6 +373,11 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
 			return err
 		}
 	}
+}
+
+func setTime(p string, t time.Time, flags int) error {
+	ts := unix.NsecToTimespec(t.UnixNano())
+	return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, flags)
 }
 
 func rehash(f *os.File, h hash.Hash, buf []byte) error {

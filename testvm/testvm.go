@@ -68,7 +68,7 @@ type Config struct {
 
 // Result is what the guest reported.
 type Result struct {
-	ExitCode        int    // exit status of Exec (0 when Exec is empty)
+	ExitCode        int    // exit status of Exec; 0 when Exec is empty, -1 when it did not run or report
 	InstallExitCode int    // exit status of NAME.run --to DIR (-1 if unknown)
 	Console         string // the guest's serial console output
 	Duration        time.Duration
@@ -191,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		Exec:      cfg.Exec,
 		Modules:   moduleOrder(deps, targets),
 	}
+	logf("building the initramfs (busybox, %d modules, %s root)", len(p.Modules), mode)
 	initrd := filepath.Join(runDir, "initrd.gz")
 	f, err := os.Create(initrd)
 	if err != nil {

@@ -5,11 +5,11 @@ package testvm
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,12 +18,6 @@ import (
 //
 // The prepared kernels and rootfs are cached in the default cache folder
 // (or $TESTVM_CACHE_DIR), so only the first run pays for debootstrap.
-
-var setupOnce struct {
-	sync.Once
-	iso string
-	err error
-}
 
 // hostPackages are installed with apt-get when their program is missing.
 var hostPackages = map[string]string{
@@ -66,43 +60,54 @@ func installHostPackages(t *testing.T) {
 
 // testISO builds testdata/hello into hello.run and wraps it in an ISO.
 func testISO(t *testing.T) string {
-	setupOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "testvm-iso-")
-		if err != nil {
-			setupOnce.err = err
-			return
-		}
-		disc := filepath.Join(dir, "disc")
-		os.MkdirAll(disc, 0o755)
-		build := exec.Command("go", "build", "-o", filepath.Join(disc, "hello.run"), "./testdata/hello/main.go")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-		if out, err := build.CombinedOutput(); err != nil {
-			setupOnce.err = err
-			t.Logf("%s", out)
-			return
-		}
-		os.WriteFile(filepath.Join(disc, "README.txt"), []byte("test disc\n"), 0o644)
-		os.WriteFile(filepath.Join(disc, "SHA256SUMS"), []byte("\n"), 0o644)
-		iso := filepath.Join(dir, "hello.iso")
-		if out, err := exec.Command("xorriso", "-as", "mkisofs", "-R", "-J", "-V", "HELLO", "-o", iso, disc).CombinedOutput(); err != nil {
-			setupOnce.err = err
-			t.Logf("%s", out)
-			return
-		}
-		os.RemoveAll(disc)
-		setupOnce.iso = iso
-	})
-	if setupOnce.err != nil {
-		t.Fatalf("build test disc: %v", setupOnce.err)
+	dir := t.TempDir()
+	disc := filepath.Join(dir, "disc")
+	if err := os.MkdirAll(disc, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	return setupOnce.iso
+	build := exec.Command("go", "build", "-o", filepath.Join(disc, "hello.run"), "./testdata/hello/main.go")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build hello.run: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(disc, "README.txt"), []byte("test disc\n"), 0o644)
+	os.WriteFile(filepath.Join(disc, "SHA256SUMS"), []byte("\n"), 0o644)
+	iso := filepath.Join(dir, "hello.iso")
+	if out, err := exec.Command("xorriso", "-as", "mkisofs", "-R", "-J", "-V", "HELLO", "-o", iso, disc).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, out)
+	}
+	return iso
 }
 
-type logWriter struct{ t *testing.T }
+type logWriter struct {
+	t     *testing.T
+	start time.Time
+}
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+	w.t.Logf("[%5.1fs] %s", time.Since(w.start).Seconds(), strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// lineWriter logs the guest console line by line with timestamps.
+type lineWriter struct {
+	logWriter
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := strings.TrimRight(string(w.buf[:i]), "\r")
+		w.buf = w.buf[i+1:]
+		if line != "" {
+			w.logWriter.Write([]byte("guest| " + line))
+		}
+	}
 }
 
 func cacheDir() string { return os.Getenv("TESTVM_CACHE_DIR") }
@@ -120,11 +125,12 @@ func TestVM(t *testing.T) {
 
 			start := time.Now()
 			res, err := Run(ctx, Config{
+				Console:  &lineWriter{logWriter: logWriter{t, start}},
 				ISO:      iso,
 				Rootfs:   rootfs,
 				Exec:     `/opt/hello/bin/hello && echo "proc mounted: $(test -e /proc/self && echo yes || echo no)" && ls /lib64 /usr 2>&1 | head -3; cat /etc/debian_version 2>/dev/null; true`,
 				CacheDir: cacheDir(),
-				Log:      logWriter{t},
+				Log:      logWriter{t, start},
 			})
 			t.Logf("%s: run 1 (prepare + boot) took %s, guest %s", rootfs, time.Since(start).Round(100*time.Millisecond), res.Duration.Round(100*time.Millisecond))
 			if err != nil {
@@ -162,8 +168,8 @@ func TestVM(t *testing.T) {
 				To:       "/srv/other place",
 				Exec:     `"$TESTVM_TO/bin/hello"; exit 7`,
 				CacheDir: cacheDir(),
-				Log:      logWriter{t},
-				Console:  &console,
+				Log:      logWriter{t, start},
+				Console:  io.MultiWriter(&console, &lineWriter{logWriter: logWriter{t, start}}),
 			})
 			t.Logf("%s: run 2 (cached) took %s, guest %s", rootfs, time.Since(start).Round(100*time.Millisecond), res.Duration.Round(100*time.Millisecond))
 			if err != nil {

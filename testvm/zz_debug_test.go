@@ -20,6 +20,11 @@ func (w tsWriter) Write(p []byte) (int, error) {
 func TestDebug(t *testing.T) {
 	iso := testISO(t)
 	w := tsWriter{time.Now()}
-	res, err := Run(context.Background(), Config{ISO: iso, Rootfs: os.Getenv("ROOTFS"), Kernel: os.Getenv("KERNEL"), Modules: os.Getenv("MODULES"), Exec: os.Getenv("EXEC"), Log: w, Console: w, Timeout: 60 * time.Second})
+	res, err := Run(context.Background(), Config{ISO: iso, Rootfs: os.Getenv("ROOTFS"), Kernel: os.Getenv("KERNEL"), Modules: os.Getenv("MODULES"), Exec: os.Getenv("EXEC"), Log: w, Console: w, Timeout: timeoutFromEnv()})
 	fmt.Fprintf(os.Stderr, "res=%+v err=%v\n", res.Duration, err)
+}
+
+func timeoutFromEnv() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("TIMEOUT"))
+	return d
 }

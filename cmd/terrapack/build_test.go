@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestBuildIsReproducible(t *testing.T) {
+	src := sampleTree(t)
+	env := []string{"SOURCE_DATE_EPOCH=1700000000"}
+	a, b := filepath.Join(t.TempDir(), "a.run"), filepath.Join(t.TempDir(), "b.run")
+	mustOK(t, runCmd(t, append(env, "GOMAXPROCS=1"), terrapackBin, "build", src, "-o", a, "-q"))
+	// Touch every file: times newer than the epoch are clamped to it.
+	now := time.Now()
+	filepath.Walk(src, func(p string, _ os.FileInfo, _ error) error { os.Chtimes(p, now, now); return nil })
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC) // older than the epoch: kept as is
+	must(t, os.Chtimes(filepath.Join(src, "share/doc/README"), old, old))
+	mustOK(t, runCmd(t, append(env, "GOMAXPROCS=2"), terrapackBin, "build", src, "-o", b, "-q"))
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ab, bb) {
+		t.Fatal("two builds of the same input differ")
+	}
+	target := filepath.Join(t.TempDir(), "app")
+	mustOK(t, runCmd(t, nil, a, "--to", target))
+	st, err := os.Stat(filepath.Join(target, "bin/hello"))
+	must(t, err)
+	if st.ModTime().Unix() != 1700000000 {
+		t.Errorf("mtime %v not clamped to SOURCE_DATE_EPOCH", st.ModTime())
+	}
+}
+
+func TestCompressionMethods(t *testing.T) {
+	src := sampleTree(t)
+	for _, c := range []string{"zstd", "xz", "gzip", "none"} {
+		t.Run(c, func(t *testing.T) {
+			args := []string{"--compression", c}
+			if c == "zstd" {
+				args = append(args, "--level", "19")
+			}
+			run := build(t, src, args...)
+			r := mustOK(t, runCmd(t, nil, run, "--info"))
+			if !strings.Contains(r.stdout, "compression:     "+c) {
+				t.Errorf("--info does not say %s:\n%s", c, r.stdout)
+			}
+			target := filepath.Join(t.TempDir(), "app")
+			mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
+			compareTrees(t, src, target)
+		})
+	}
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(t.TempDir(), "x.run"), "--compression", "lz4"), 1, `unknown compression "lz4"`)
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(t.TempDir(), "x.run"), "--level", "30"), 1, "--level 30 is out of range for zstd (1 to 22)")
+}
+
+func TestConfigFileAndFlagsWin(t *testing.T) {
+	src := sampleTree(t)
+	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("name: fromfile\nversion: \"0.1\"\ndefault_target: /opt/fromfile\n"), 0o644))
+	run := build(t, src, "--version", "2.0")
+	r := mustOK(t, runCmd(t, nil, run, "--info"))
+	for _, w := range []string{"name:            fromfile", "version:         2.0", "default target:  /opt/fromfile"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("--info lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	if strings.Contains(mustOK(t, runCmd(t, nil, run, "--list")).stdout, "terrapack.yaml") {
+		t.Error("terrapack.yaml was packed")
+	}
+	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("nmae: typo\n"), 0o644))
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(t.TempDir(), "x.run")), 1, "failed to parse", "nmae")
+}
+
+func TestArm64Stub(t *testing.T) {
+	run := build(t, sampleTree(t), "--arch", "arm64")
+	f, err := elf.Open(run)
+	must(t, err)
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Fatalf("machine %v, want aarch64", f.Machine)
+	}
+	r := mustOK(t, terrapack(t, "inspect", run))
+	if !strings.Contains(r.stdout, "linux/arm64") {
+		t.Errorf("inspect: %s", r.stdout)
+	}
+	mustFail(t, terrapack(t, "build", sampleTree(t), "-o", filepath.Join(t.TempDir(), "x.run"), "--arch", "mips"), 1, "no installer stub for linux/mips")
+}
+
+func TestBuildErrors(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.run")
+	mustFail(t, terrapack(t, "build", filepath.Join(dir, "nope"), "-o", out), 1, "terrapack: error: source folder", "does not exist")
+	file := filepath.Join(dir, "file")
+	must(t, os.WriteFile(file, nil, 0o644))
+	mustFail(t, terrapack(t, "build", file, "-o", out), 1, "is not a folder")
+
+	src := sampleTree(t)
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(src, "bin", "self.run")), 1, "is inside the source folder")
+
+	fifo := filepath.Join(src, "share", "pipe")
+	must(t, syscall.Mkfifo(fifo, 0o644))
+	mustFail(t, terrapack(t, "build", src, "-o", out), 1, "share/pipe\" is a named pipe", "remove it")
+	must(t, os.Remove(fifo))
+
+	mustFail(t, terrapack(t, "build", src), 1, `"output" not set`)
+	if exists(out) {
+		t.Fatal("failed build left an output file")
+	}
+	assertClean(t, dir, "file")
+}
+
+func TestBuildRefusesUnreadableFile(t *testing.T) {
+	needRootTools(t, "setpriv")
+	dir := hostDir(t)
+	src := filepath.Join(dir, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "ok"), []byte("x"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "private"), []byte("x"), 0o600))
+	out := filepath.Join(dir, "out")
+	must(t, os.Mkdir(out, 0o777))
+	r := runCmd(t, nil, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", terrapackBin, "build", src, "-o", filepath.Join(out, "x.run"))
+	mustFail(t, r, 1, "cannot read", "private", "permission denied")
+	assertClean(t, out)
+}
