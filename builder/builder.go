@@ -62,31 +62,15 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		return nil, t, err
 	}
 
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return nil, t, fmt.Errorf("failed to create output next to %q: %w", out, err)
-	}
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
 	writeTar := func(w io.Writer) error { return writePayload(w, m, entries, o.Epoch) }
-	if t, err = Seal(tmp, stub, m, writeTar); err != nil {
+	err = writeAtomically(out, 0o755, func(f *os.File) error {
+		t, err = Seal(f, stub, m, writeTar)
+		return err
+	})
+	if err != nil {
 		return nil, t, err
 	}
-	if err := tmp.Chmod(0o755); err != nil {
-		return nil, t, fmt.Errorf("failed to make %q executable: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, t, fmt.Errorf("failed to write %q: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return nil, t, fmt.Errorf("failed to move installer into place at %q: %w", out, err)
-	}
-	tmp = nil
 	o.logf("wrote %s (%d bytes, sha256 %s)", out, t.Layout.TotalSize, t.Checksum())
 	return m, t, nil
 }

@@ -13,7 +13,8 @@ import (
 // Installer is an opened installer file whose trailer and manifest have been
 // read but whose checksum has not yet been verified.
 type Installer struct {
-	File          *os.File
+	R             io.ReaderAt
+	Size          int64
 	Trailer       Trailer
 	Manifest      *Manifest
 	ManifestBytes []byte
@@ -49,15 +50,20 @@ func (e *ChecksumError) Error() string {
 	return msg
 }
 
-// Open reads the trailer and manifest of the installer f. expected is the
-// layout the stub was patched with, or nil when f is not the running stub
-// (inspect, verify): then the trailer alone locates the parts.
-func Open(f *os.File, expected *Layout) (*Installer, error) {
+// OpenFile opens the installer file f; see Open.
+func OpenFile(f *os.File, expected *Layout) (*Installer, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("failed to stat %q: %w", f.Name(), err)
 	}
-	size := st.Size()
+	return Open(f, st.Size(), expected)
+}
+
+// Open reads the trailer and manifest of the installer held in the first
+// size bytes of r. expected is the layout the stub was patched with, or nil
+// when r is not the running stub (inspect, verify): then the trailer alone
+// locates the parts.
+func Open(r io.ReaderAt, size int64, expected *Layout) (*Installer, error) {
 	if expected != nil && size != expected.TotalSize {
 		return nil, &SizeError{Expected: expected.TotalSize, Actual: size}
 	}
@@ -65,8 +71,8 @@ func Open(f *os.File, expected *Layout) (*Installer, error) {
 		return nil, &FormatError{Offset: 0, Msg: fmt.Sprintf("file is %d bytes, too small to be an installer", size)}
 	}
 	tb := make([]byte, TrailerSize)
-	if _, err := f.ReadAt(tb, size-TrailerSize); err != nil {
-		return nil, fmt.Errorf("failed to read trailer of %q: %w", f.Name(), err)
+	if _, err := r.ReadAt(tb, size-TrailerSize); err != nil {
+		return nil, fmt.Errorf("failed to read trailer: %w", err)
 	}
 	t, err := ParseTrailer(tb, size-TrailerSize)
 	if err != nil {
@@ -82,14 +88,14 @@ func Open(f *os.File, expected *Layout) (*Installer, error) {
 		return nil, &FormatError{Offset: size - TrailerSize, Msg: fmt.Sprintf("manifest length %d exceeds the %d limit", t.Layout.ManifestLength, MaxManifestSize)}
 	}
 	mb := make([]byte, t.Layout.ManifestLength)
-	if _, err := f.ReadAt(mb, t.Layout.ManifestOffset); err != nil {
-		return nil, fmt.Errorf("failed to read manifest of %q: %w", f.Name(), err)
+	if _, err := r.ReadAt(mb, t.Layout.ManifestOffset); err != nil {
+		return nil, fmt.Errorf("failed to read manifest: %w", err)
 	}
 	m, err := ParseManifest(mb)
 	if err != nil {
 		return nil, err
 	}
-	return &Installer{File: f, Trailer: t, Manifest: m, ManifestBytes: mb}, nil
+	return &Installer{R: r, Size: size, Trailer: t, Manifest: m, ManifestBytes: mb}, nil
 }
 
 // Stream decompresses the payload and hands its tar stream to fn, hashing
@@ -100,10 +106,10 @@ func Open(f *os.File, expected *Layout) (*Installer, error) {
 func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) error {
 	l := in.Trailer.Layout
 	h := NewHash()
-	if _, err := io.Copy(h, io.NewSectionReader(in.File, 0, l.PayloadOffset)); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(in.R, 0, l.PayloadOffset)); err != nil {
 		return fmt.Errorf("failed to read installer stub: %w", err)
 	}
-	hashed := &hashingReader{r: io.NewSectionReader(in.File, l.PayloadOffset, l.PayloadLength), h: h, progress: in.Progress}
+	hashed := &hashingReader{r: io.NewSectionReader(in.R, l.PayloadOffset, l.PayloadLength), h: h, progress: in.Progress}
 	fnErr := func() error {
 		dec, err := NewDecompressor(bufio.NewReaderSize(hashed, 1<<20), in.Manifest.Compression)
 		if err != nil {
@@ -142,6 +148,13 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 		r.progress(int64(n))
 	}
 	return n, err
+}
+
+// Check verifies the checksum and validates every payload entry, writing
+// nothing: what `--check` and `terrapack verify` do.
+func (in *Installer) Check(ctx context.Context) error {
+	x := &Extractor{DryRun: true}
+	return in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
 }
 
 // WriteInfo describes the installer for --info and `terrapack inspect`.

@@ -49,7 +49,7 @@ func openInstaller() (*payload.Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := payload.Open(f, &layout)
+	in, err := payload.OpenFile(f, &layout)
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -401,8 +401,7 @@ func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
 
 // check verifies the checksum and every entry without writing anything.
 func check(ctx context.Context, in *payload.Installer, w io.Writer, quiet bool) error {
-	x := &payload.Extractor{DryRun: true}
-	if err := in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) }); err != nil {
+	if err := in.Check(ctx); err != nil {
 		return err
 	}
 	if !quiet {

@@ -14,6 +14,7 @@ import (
 func newBuildCmd() *cobra.Command {
 	var o builder.Options
 	var quiet bool
+	var isoOut, isoLabel string
 	cmd := &cobra.Command{
 		Use:   "build SRC -o OUT.run",
 		Short: "Build an installer from a folder",
@@ -36,8 +37,10 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 			if !quiet {
 				o.Log = os.Stderr
 			}
-			_, _, err = builder.Build(o)
-			return err
+			if _, _, err = builder.Build(o); err != nil || isoOut == "" {
+				return err
+			}
+			return builder.WriteDisc(builder.DiscOptions{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch})
 		},
 	}
 	f := cmd.Flags()
@@ -49,6 +52,8 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 	f.StringVar(&o.DefaultTarget, "default-target", "", "folder used when the customer gives no --to (default /opt/NAME)")
 	f.StringVar(&o.Arch, "arch", "amd64", "target architecture of the installer stub")
 	f.StringVar(&o.PostInstall, "post-install", "", "program inside SRC to run after install (its failure undoes the install)")
+	f.StringVar(&isoOut, "iso", "", "also write an ISO image holding the installer")
+	f.StringVar(&isoLabel, "iso-label", "", "volume label of the --iso image (default NAME_VERSION)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
 	cmd.MarkFlagRequired("output")
 	return cmd

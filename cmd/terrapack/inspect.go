@@ -18,19 +18,19 @@ func newInspectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer in.File.Close()
 			in.WriteInfo(cmd.OutOrStdout())
 			return nil
 		},
 	}
 }
 
+// openInstaller opens path for the rest of the process's life.
 func openInstaller(path string) (*payload.Installer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open %q: %w", path, err)
 	}
-	in, err := payload.Open(f, nil)
+	in, err := payload.OpenFile(f, nil)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%q: %w", path, err)

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +23,7 @@ func (h *hinted) Unwrap() error { return h.err }
 
 func main() {
 	root := newRootCmd()
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "terrapack: error: %s\n", strings.TrimSpace(err.Error()))
 		var h *hinted
 		if errors.As(err, &h) && h.hint != "" {

@@ -12,6 +12,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBuildCmd(), newInspectCmd())
+	root.AddCommand(newBuildCmd(), newInspectCmd(), newISOCmd(), newVerifyCmd())
 	return root
 }

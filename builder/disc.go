@@ -1,0 +1,183 @@
+package builder
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/terrapack/terrapack/iso"
+	"github.com/terrapack/terrapack/payload"
+)
+
+// DiscOptions describe an ISO image for offline sites.
+type DiscOptions struct {
+	Installer string     // the .run to put at the root under its own name
+	Extra     []string   // more files or folders, placed at the root under their names
+	Output    string     // the .iso to write
+	Label     string     // volume label; default NAME_VERSION from the installer
+	Epoch     *time.Time // SOURCE_DATE_EPOCH; default: the installer's manifest has none, so 1980-01-01
+}
+
+// Disc file names the verifier relies on.
+const (
+	SumsFile   = "SHA256SUMS"
+	ReadmeFile = "README.txt"
+)
+
+// WriteDisc writes the image: the installer, README.txt with the install
+// command, any extra files, and SHA256SUMS over all of them.
+func WriteDisc(o DiscOptions) error {
+	f, err := os.Open(o.Installer)
+	if err != nil {
+		return fmt.Errorf("failed to open installer %q: %w", o.Installer, err)
+	}
+	defer f.Close()
+	in, err := payload.OpenFile(f, nil)
+	if err != nil {
+		return fmt.Errorf("%q is not a usable installer: %w", o.Installer, err)
+	}
+	runName := filepath.Base(o.Installer)
+	entries := []iso.Entry{}
+	e, err := iso.FromFile(runName, o.Installer)
+	if err != nil {
+		return err
+	}
+	entries = append(entries, e)
+	for _, x := range o.Extra {
+		more, err := treeEntries(x)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, more...)
+	}
+	readme := discReadme(in.Manifest, runName)
+	entries = append(entries, memEntry(ReadmeFile, readme))
+	if err := checkUnique(entries); err != nil {
+		return err
+	}
+	sums, err := checksums(entries)
+	if err != nil {
+		return err
+	}
+	entries = append(entries, memEntry(SumsFile, sums))
+
+	label := o.Label
+	if label == "" {
+		label = strings.TrimSuffix(in.Manifest.Name+"_"+in.Manifest.Version, "_")
+	}
+	var mtime time.Time
+	if o.Epoch != nil {
+		mtime = *o.Epoch
+	}
+	return writeAtomically(o.Output, 0o644, func(f *os.File) error {
+		return iso.Write(f, iso.Options{Label: label, ModTime: mtime}, entries)
+	})
+}
+
+func discReadme(m *payload.Manifest, runName string) []byte {
+	title := strings.TrimSpace(m.Name + " " + m.Version)
+	return []byte(fmt.Sprintf(`%s — installer disc
+
+To install, mount this disc and run (as a user who may write to the target):
+
+    '/media/cdrom/%s' --to %s
+
+Choose any folder with --to. Other options: --check (verify, install
+nothing), --info, --list, --force (replace an earlier install), --help.
+
+To check the disc's files first:
+
+    cd /media/cdrom && sha256sum -c %s
+`, title, runName, m.DefaultTarget, SumsFile))
+}
+
+// treeEntries lists the host file or folder p for the image, under its base name.
+func treeEntries(p string) ([]iso.Entry, error) {
+	root := filepath.Clean(p)
+	var entries []iso.Entry
+	err := filepath.WalkDir(root, func(hp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("failed to read %q: %w", hp, err)
+		}
+		rel, _ := filepath.Rel(filepath.Dir(root), hp)
+		e, err := iso.FromFile(filepath.ToSlash(rel), hp)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	return entries, err
+}
+
+func memEntry(name string, b []byte) iso.Entry {
+	return iso.Entry{Path: name, Mode: 0o644, Size: int64(len(b)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(b))), nil }}
+}
+
+func checkUnique(entries []iso.Entry) error {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if seen[e.Path] {
+			return fmt.Errorf("two files would be %q on the disc; rename one", e.Path)
+		}
+		seen[e.Path] = true
+	}
+	return nil
+}
+
+// checksums returns SHA256SUMS content for the regular files, sorted.
+func checksums(entries []iso.Entry) ([]byte, error) {
+	var lines []string
+	for _, e := range entries {
+		if !e.Mode.IsRegular() {
+			continue
+		}
+		h := sha256.New()
+		if e.Open != nil {
+			r, err := e.Open()
+			if err != nil {
+				return nil, fmt.Errorf("failed to open %q: %w", e.Path, err)
+			}
+			_, err = io.Copy(h, r)
+			r.Close()
+			if err != nil {
+				return nil, fmt.Errorf("failed to read %q: %w", e.Path, err)
+			}
+		}
+		lines = append(lines, hex.EncodeToString(h.Sum(nil))+"  "+e.Path+"\n")
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i][66:] < lines[j][66:] })
+	return []byte(strings.Join(lines, "")), nil
+}
+
+// writeAtomically writes p through a temporary sibling renamed at the end,
+// so that a failed or interrupted write never leaves a partial file at p.
+func writeAtomically(p string, mode fs.FileMode, write func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("failed to create output next to %q: %w", p, err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("failed to set mode of %q: %w", p, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("failed to write %q: %w", p, err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return fmt.Errorf("failed to move %q into place: %w", p, err)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package builder
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kdomanski/iso9660"
+	"github.com/terrapack/terrapack/payload"
+)
+
+// Verify checks an installer (its checksum and every payload entry) or an
+// ISO image (SHA256SUMS against every file, then each installer on it),
+// printing one line per check to w. The image is read with an independent
+// reader, github.com/kdomanski/iso9660, not with our writer's code.
+func Verify(ctx context.Context, p string, w io.Writer) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("failed to open %q: %w", p, err)
+	}
+	defer f.Close()
+	magic := make([]byte, 5)
+	if _, err := f.ReadAt(magic, 16*2048+1); err == nil && string(magic) == "CD001" {
+		return verifyDisc(ctx, f, w)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return verifyInstaller(ctx, p, f, st.Size(), w)
+}
+
+func verifyInstaller(ctx context.Context, name string, r io.ReaderAt, size int64, w io.Writer) error {
+	in, err := payload.Open(r, size, nil)
+	if err == nil {
+		err = in.Check(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("installer %q: %w", name, err)
+	}
+	fmt.Fprintf(w, "ok  %s: %s %s, %d entries, sha256 %s\n", name, in.Manifest.Name, in.Manifest.Version, in.Manifest.Entries(), in.Trailer.Checksum())
+	return nil
+}
+
+func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
+	img, err := iso9660.OpenImage(f)
+	if err != nil {
+		return fmt.Errorf("failed to read image %q: %w", f.Name(), err)
+	}
+	root, err := img.RootDir()
+	if err != nil {
+		return fmt.Errorf("failed to read root folder of %q: %w", f.Name(), err)
+	}
+	files := map[string]*iso9660.File{}
+	if err := collect(root, "", files); err != nil {
+		return err
+	}
+	sumsFile := files[SumsFile]
+	if sumsFile == nil {
+		return fmt.Errorf("image %q has no %s at its root", f.Name(), SumsFile)
+	}
+	sums, err := io.ReadAll(sumsFile.Reader())
+	if err != nil {
+		return fmt.Errorf("failed to read %s: %w", SumsFile, err)
+	}
+	var problems []string
+	listed := map[string]bool{SumsFile: true}
+	sc := bufio.NewScanner(bytes.NewReader(sums))
+	for sc.Scan() {
+		want, name, ok := strings.Cut(sc.Text(), "  ")
+		if !ok || len(want) != 64 {
+			problems = append(problems, fmt.Sprintf("%s: malformed line %q", SumsFile, sc.Text()))
+			continue
+		}
+		listed[name] = true
+		file := files[name]
+		if file == nil {
+			problems = append(problems, fmt.Sprintf("%s: listed in %s but missing from the disc", name, SumsFile))
+			continue
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, file.Reader()); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: unreadable: %v", name, err))
+			continue
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != want {
+			problems = append(problems, fmt.Sprintf("%s: SHA-256 %s, %s says %s", name, got, SumsFile, want))
+			continue
+		}
+		fmt.Fprintf(w, "ok  %s\n", name)
+	}
+	for name := range files {
+		if !listed[name] {
+			problems = append(problems, fmt.Sprintf("%s: on the disc but not in %s", name, SumsFile))
+		}
+	}
+	for name, file := range files {
+		if !strings.HasSuffix(name, ".run") {
+			continue
+		}
+		ra, ok := file.Reader().(io.ReaderAt)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: cannot be read at random offsets", name))
+			continue
+		}
+		if err := verifyInstaller(ctx, name, ra, file.Size(), w); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("image %q failed verification:\n  %s", f.Name(), strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// collect maps the slash paths of every regular file below dir.
+func collect(dir *iso9660.File, prefix string, out map[string]*iso9660.File) error {
+	children, err := dir.GetChildren()
+	if err != nil {
+		return fmt.Errorf("failed to list %q on the disc: %w", prefix+"/", err)
+	}
+	for _, c := range children {
+		name := prefix + c.Name()
+		switch {
+		case c.IsDir():
+			if err := collect(c, name+"/", out); err != nil {
+				return err
+			}
+		case c.Mode().IsRegular():
+			if out[name] != nil {
+				return errors.New("duplicate file " + name + " on the disc")
+			}
+			out[name] = c
+		}
+	}
+	return nil
+}
