@@ -81,4 +81,4 @@ func (p *progress) end() {
 	p.active = false
 }
 
-func (p *progress) elapsed() string { return time.Since(p.start).Round(10 * time.Millisecond).String() }
+func (p *progress) elapsed() string { return time.Since(p.start).Round(time.Millisecond).String() }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# make demo: build an installer and an ISO from examples/demo, check them,
+# install into a temporary folder and run the installed app.
+set -eu
+cd "$(dirname "$0")/.."
+work=$(mktemp -d "${TMPDIR:-/tmp}/terrapack-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+step() { printf '\n==> %s\n' "$*"; }
+
+step "build an installer and an ISO image from examples/demo"
+bin/terrapack build examples/demo -o "$work/demo.run" --iso "$work/demo.iso"
+
+step "describe the installer"
+bin/terrapack inspect "$work/demo.run"
+
+step "verify the ISO image (SHA256SUMS and the installer's own checksum)"
+bin/terrapack verify "$work/demo.iso"
+
+step "install: $work/demo.run --to $work/opt/demo"
+"$work/demo.run" --to "$work/opt/demo"
+
+step "run the installed app"
+"$work/opt/demo/bin/demo"
+
+step "done: everything above ran from $work, now removed"
