@@ -67,7 +67,7 @@ func ensureCached(ctx context.Context, root, name string, logf func(string, ...a
 		logf("preparing %s (cached)", what)
 		return final, nil
 	}
-	cleanStale(root)
+	cleanStale(root, name)
 	tmp, err := os.MkdirTemp(root, ".tmp-"+name+"-")
 	if err != nil {
 		return "", fmt.Errorf("create cache folder: %w", err)
@@ -112,16 +112,20 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// cleanStale removes leftovers of builds that crashed more than a day ago.
-// (A build that is running holds its entry's lock; temporaries are only
-// removed by age to avoid touching another process's build.)
-func cleanStale(root string) {
+// cleanStale removes leftovers of crashed builds: those of entry name at
+// once (whoever built them held the lock we now hold, so they are dead),
+// others when older than a day.
+func cleanStale(root, name string) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".tmp-"+name+"-") {
+			removeAll(filepath.Join(root, e.Name()))
 			continue
 		}
 		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {

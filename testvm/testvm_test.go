@@ -416,6 +416,8 @@ func TestEnsureCached(t *testing.T) {
 		return os.WriteFile(filepath.Join(tmp, "f"), []byte("x"), 0o644)
 	}
 	ctx := context.Background()
+	// Leftover of a crashed build of the same entry.
+	os.MkdirAll(filepath.Join(root, ".tmp-thing-123", "sub"), 0o755)
 	for i := 0; i < 2; i++ {
 		dir, err := ensureCached(ctx, root, "thing", logf, "thing", build)
 		if err != nil {

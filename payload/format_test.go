@@ -1,0 +1,55 @@
+package payload
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestTrailerRoundTrip(t *testing.T) {
+	tr := Trailer{Version: FormatVersion, Layout: Layout{PayloadOffset: 100, PayloadLength: 50, ManifestOffset: 150, ManifestLength: 10, TotalSize: 160 + TrailerSize}}
+	tr.SHA256[0], tr.SHA256[31] = 0xab, 0xcd
+	b := tr.MarshalBinary()
+	if !bytes.Equal(b[120:], Magic[:]) {
+		t.Fatal("trailer does not end with the magic")
+	}
+	got, err := ParseTrailer(b, 0)
+	if err != nil || got != tr {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	b[20] ^= 1 // payload length no longer adds up
+	var fe *FormatError
+	if _, err := ParseTrailer(b, 7); !errors.As(err, &fe) {
+		t.Fatalf("inconsistent layout accepted: %v", err)
+	}
+}
+
+func TestStubInfo(t *testing.T) {
+	l := Layout{PayloadOffset: 1, PayloadLength: 2, ManifestOffset: 3, ManifestLength: 4, TotalSize: 5}
+	bare := NewStubInfo()
+	if _, ok := DecodeStubInfo(bare[:]); ok {
+		t.Fatal("bare block decoded as patched")
+	}
+	got, ok := DecodeStubInfo(EncodeStubInfo(l))
+	if !ok || got != l {
+		t.Fatalf("got %+v %v", got, ok)
+	}
+	stub := append(append([]byte("code"), EncodeStubInfo(Layout{})...), "more"...)
+	if i, err := FindStubInfo(stub); err != nil || i != 4 {
+		t.Fatalf("FindStubInfo = %d, %v", i, err)
+	}
+	if _, err := FindStubInfo(append(stub, StubInfoMarker...)); err == nil {
+		t.Fatal("two blocks accepted")
+	}
+}
+
+// FuzzOpen feeds arbitrary bytes as an installer: it must never panic or
+// allocate from an unchecked length.
+func FuzzOpen(f *testing.F) {
+	tr := Trailer{Version: FormatVersion, Layout: Layout{PayloadOffset: 1, PayloadLength: 0, ManifestOffset: 1, ManifestLength: 2, TotalSize: 3 + TrailerSize}}
+	f.Add(append([]byte("x{}"), tr.MarshalBinary()...))
+	f.Add([]byte("short"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		Open(bytes.NewReader(b), int64(len(b)), nil)
+	})
+}
