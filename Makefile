@@ -30,7 +30,7 @@ bench: build
 	./scripts/bench.sh
 
 testvm: build
-	$(GO) test -count=1 -tags testvm -timeout 80m -v -run TestVM ./testvm/ ./cmd/terrapack/
+	$(GO) test -count=1 -tags testvm -timeout 80m -v -run "TestVM" ./testvm/ ./cmd/terrapack/
 
 clean:
 	rm -rf bin builder/stubs/linux-*

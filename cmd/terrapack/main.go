@@ -21,6 +21,14 @@ type hinted struct {
 func (h *hinted) Error() string { return h.err.Error() }
 func (h *hinted) Unwrap() error { return h.err }
 
+// exitError carries a specific exit status, such as a guest command's.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
 func main() {
 	root := newRootCmd()
 	if err := root.ExecuteContext(context.Background()); err != nil {
@@ -28,6 +36,10 @@ func main() {
 		var h *hinted
 		if errors.As(err, &h) && h.hint != "" {
 			fmt.Fprintf(os.Stderr, "hint: %s\n", h.hint)
+		}
+		var e *exitError
+		if errors.As(err, &e) {
+			os.Exit(e.code)
 		}
 		os.Exit(1)
 	}

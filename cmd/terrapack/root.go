@@ -12,6 +12,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBuildCmd(), newInspectCmd(), newISOCmd(), newVerifyCmd())
+	root.AddCommand(newBuildCmd(), newInspectCmd(), newISOCmd(), newVerifyCmd(), newTestVMCmd())
 	return root
 }
