@@ -6,6 +6,7 @@ package builder
 import (
 	"archive/tar"
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/relocate"
 )
 
 // Options describe one build.
@@ -29,6 +31,7 @@ type Options struct {
 	DefaultTarget string     // default /opt/NAME
 	Arch          string     // default amd64
 	PostInstall   string     // path inside the tree to run after install
+	Prefix        string     // build prefix to relocate; default: the source folder's real path
 	Epoch         *time.Time // SOURCE_DATE_EPOCH: clamps mtimes
 	Log           io.Writer  // progress lines; nil for none
 }
@@ -61,9 +64,16 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err := checkPostInstall(m.PostInstall, entries); err != nil {
 		return nil, t, err
 	}
+	if o.Prefix == "" {
+		o.Prefix = src
+	}
+	planner, err := relocate.NewPlanner(o.Prefix)
+	if err != nil {
+		return nil, t, fmt.Errorf("bad --prefix %q: %w", o.Prefix, err)
+	}
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
-	writeTar := func(w io.Writer) error { return writePayload(w, m, entries, o.Epoch) }
+	writeTar := func(w io.Writer) error { return writePayload(w, m, entries, planner, o.Epoch) }
 	err = writeAtomically(out, 0o755, func(f *os.File) error {
 		t, err = Seal(f, stub, m, writeTar)
 		return err
@@ -210,8 +220,9 @@ func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Wri
 	return t, nil
 }
 
-// writePayload writes the compressed tar of entries to w and fills m's counts.
-func writePayload(w io.Writer, m *payload.Manifest, entries []entry, epoch *time.Time) error {
+// writePayload writes the compressed tar of entries to w, planning the
+// relocation of each entry on the way, and fills m's counts and plan.
+func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *relocate.Planner, epoch *time.Time) error {
 	zw, err := payload.NewCompressor(w, m.Compression, m.Level)
 	if err != nil {
 		return err
@@ -236,6 +247,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, epoch *time
 		case e.info.Mode()&fs.ModeSymlink != 0:
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
 			m.Symlinks++
+			planner.Symlink(e.name, e.link)
 		default:
 			hdr.Typeflag, hdr.Size = tar.TypeReg, e.info.Size()
 			m.Files++
@@ -245,7 +257,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, epoch *time
 			return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
 		}
 		if hdr.Typeflag == tar.TypeReg {
-			if err := copyFile(tw, e, buf); err != nil {
+			if err := copyFile(tw, e, planner, buf); err != nil {
 				return err
 			}
 		}
@@ -257,16 +269,30 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, epoch *time
 		return fmt.Errorf("failed to finish %s compression: %w", m.Compression, err)
 	}
 	m.TarSize = tarCount.n
+	if plan := planner.Plan(); len(plan.Files)+len(plan.Symlinks)+len(plan.Kept) > 0 {
+		b, err := json.Marshal(plan)
+		if err != nil {
+			return fmt.Errorf("failed to encode relocation plan: %w", err)
+		}
+		m.Relocation = b
+	}
 	return nil
 }
 
-func copyFile(w io.Writer, e entry, buf []byte) error {
+// copyFile packs one file, with the build-time patches its plan asks for
+// (ELF RPATHs made $ORIGIN-relative; they never change the size).
+func copyFile(w io.Writer, e entry, planner *relocate.Planner, buf []byte) error {
 	f, err := os.Open(e.hostPath)
 	if err != nil {
 		return fmt.Errorf("failed to open %q: %w", e.hostPath, err)
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(w, io.LimitReader(f, e.info.Size()), buf)
+	patches, err := planner.File(e.name, f, e.info.Size(), e.info.Mode())
+	if err != nil {
+		return err
+	}
+	r := &patchingReader{r: io.LimitReader(f, e.info.Size()), patches: patches}
+	n, err := io.CopyBuffer(w, r, buf)
 	if err != nil {
 		return fmt.Errorf("failed to pack %q: %w", e.hostPath, err)
 	}
@@ -280,6 +306,26 @@ func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
+}
+
+// patchingReader overlays patches on the bytes read through it.
+type patchingReader struct {
+	r       io.Reader
+	off     int64
+	patches []relocate.Patch
+}
+
+func (p *patchingReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	for _, pt := range p.patches {
+		lo := max(pt.Offset, p.off)
+		hi := min(pt.Offset+int64(len(pt.Data)), p.off+int64(n))
+		if lo < hi {
+			copy(b[lo-p.off:hi-p.off], pt.Data[lo-pt.Offset:hi-pt.Offset])
+		}
+	}
+	p.off += int64(n)
+	return n, err
 }
 
 type countingWriter struct {

@@ -15,14 +15,14 @@ import (
 
 // Config is SRC/terrapack.yaml: the same options as the build flags, which win.
 type Config struct {
-	Name          string   `yaml:"name"`
-	Version       string   `yaml:"version"`
-	Compression   string   `yaml:"compression"`
-	Level         int      `yaml:"level"`
-	DefaultTarget string   `yaml:"default_target"`
-	Arch          string   `yaml:"arch"`
-	PostInstall   string   `yaml:"post_install"`
-	Prefix        []string `yaml:"prefix"`
+	Name          string `yaml:"name"`
+	Version       string `yaml:"version"`
+	Compression   string `yaml:"compression"`
+	Level         int    `yaml:"level"`
+	DefaultTarget string `yaml:"default_target"`
+	Arch          string `yaml:"arch"`
+	PostInstall   string `yaml:"post_install"`
+	Prefix        string `yaml:"prefix"`
 }
 
 // LoadConfig reads src's terrapack.yaml; a missing file gives an empty Config.

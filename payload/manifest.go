@@ -28,6 +28,9 @@ type Manifest struct {
 	TarSize      int64 `json:"tar_size"`
 	// PostInstall is a path inside the tree run after commit, if set.
 	PostInstall string `json:"post_install,omitempty"`
+	// Relocation is the relocate.Plan, kept opaque here so that the format
+	// package does not depend on the relocation engine.
+	Relocation json.RawMessage `json:"relocation,omitempty"`
 }
 
 // Entries is the number of tar entries.

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/relocate"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,6 +49,10 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 		}
 	}
 
+	reloc, err := newRelocation(m, target)
+	if err != nil {
+		return err
+	}
 	createdParents, err := makeParents(target)
 	if err != nil {
 		return err
@@ -75,7 +81,15 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 		return err
 	}
 	x := &payload.Extractor{Root: tx.tmp, FinalRoot: target, OnEntry: recs.add}
+	if reloc != nil {
+		x.Rewrite = reloc
+	}
 	err = in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
+	if err == nil && reloc != nil {
+		if missed := reloc.Remaining(); len(missed) > 0 {
+			err = fmt.Errorf("relocation plan names entries missing from the payload: %s", strings.Join(missed, ", "))
+		}
+	}
 	p.end()
 	if err == nil {
 		err = recs.close()
@@ -106,6 +120,23 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	tx.finish()
 	p.linef("installed %s %s into %s in %s", m.Name, m.Version, target, p.elapsed())
 	return nil
+}
+
+// newRelocation prepares the manifest's relocation plan for target, or
+// refuses, before anything is written, when target cannot hold it.
+func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error) {
+	if len(m.Relocation) == 0 {
+		return nil, nil
+	}
+	var plan relocate.Plan
+	if err := json.Unmarshal(m.Relocation, &plan); err != nil {
+		return nil, &payload.FormatError{Msg: fmt.Sprintf("unreadable relocation plan: %v", err)}
+	}
+	a, err := relocate.NewApplier(&plan, relocate.Vars{Prefix: target, Name: m.Name, Version: m.Version})
+	if err != nil {
+		return nil, &refusal{msg: err.Error(), hint: "choose a shorter --to, or ask the vendor to build under a longer prefix"}
+	}
+	return a, nil
 }
 
 // transaction owns the temporary sibling folder of a target and the lock

@@ -21,7 +21,7 @@ func newBuildCmd() *cobra.Command {
 		Long: `Build a self-extracting installer from the folder SRC.
 
 Options may also come from SRC/terrapack.yaml (keys: name, version,
-compression, level, default_target, arch, post_install); flags win.
+compression, level, default_target, arch, post_install, prefix); flags win.
 SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,6 +52,7 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 	f.StringVar(&o.DefaultTarget, "default-target", "", "folder used when the customer gives no --to (default /opt/NAME)")
 	f.StringVar(&o.Arch, "arch", "amd64", "target architecture of the installer stub")
 	f.StringVar(&o.PostInstall, "post-install", "", "program inside SRC to run after install (its failure undoes the install)")
+	f.StringVar(&o.Prefix, "prefix", "", "build prefix whose mentions are rewritten at install (default: SRC's real path)")
 	f.StringVar(&isoOut, "iso", "", "also write an ISO image holding the installer")
 	f.StringVar(&isoLabel, "iso-label", "", "volume label of the --iso image (default NAME_VERSION)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
@@ -77,6 +78,7 @@ func applyConfig(cmd *cobra.Command, o *builder.Options) error {
 	set("default-target", &o.DefaultTarget, c.DefaultTarget)
 	set("arch", &o.Arch, c.Arch)
 	set("post-install", &o.PostInstall, c.PostInstall)
+	set("prefix", &o.Prefix, c.Prefix)
 	if !f.Changed("level") && c.Level != 0 {
 		o.Level = c.Level
 	}

@@ -1,27 +1,73 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/relocate"
 )
 
 func newInspectCmd() *cobra.Command {
-	return &cobra.Command{
+	var relocations bool
+	cmd := &cobra.Command{
 		Use:   "inspect INSTALLER.run",
-		Short: "Describe an installer: name, version, sizes, layout, checksum",
+		Short: "Describe an installer: name, version, sizes, layout, checksum, relocations",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, err := openInstaller(args[0])
 			if err != nil {
 				return err
 			}
-			in.WriteInfo(cmd.OutOrStdout())
+			w := cmd.OutOrStdout()
+			in.WriteInfo(w)
+			if relocations {
+				return writeRelocations(w, in.Manifest)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&relocations, "relocations", false, "also list every planned path rewrite")
+	return cmd
+}
+
+// writeRelocations lists the plan: what the installer rewrites, what it keeps.
+func writeRelocations(w io.Writer, m *payload.Manifest) error {
+	if len(m.Relocation) == 0 {
+		fmt.Fprintln(w, "relocations:     none (nothing names the build prefix)")
+		return nil
+	}
+	var plan relocate.Plan
+	if err := json.Unmarshal(m.Relocation, &plan); err != nil {
+		return fmt.Errorf("unreadable relocation plan: %w", err)
+	}
+	fmt.Fprintf(w, "build prefix:    %s\n", plan.BuildPrefix)
+	if max := plan.MaxTargetLen(); max >= 0 {
+		fmt.Fprintf(w, "longest target:  %d bytes (fixed-size strings; build under a longer prefix for more)\n", max)
+	} else {
+		fmt.Fprintln(w, "longest target:  no limit")
+	}
+	fmt.Fprintf(w, "relocations:     %d files, %d symlinks, %d kept\n", len(plan.Files), len(plan.Symlinks), len(plan.Kept))
+	for _, f := range plan.Files {
+		fmt.Fprintf(w, "  %-9s %s", f.Kind, f.Name)
+		if f.Interp != nil {
+			fmt.Fprintf(w, "  [interp %q, capacity %d]", f.Interp.Value, f.Interp.Capacity)
+		}
+		for _, s := range f.Strings {
+			fmt.Fprintf(w, "  [@%d %q, capacity %d]", s.Offset, s.Value, s.Capacity)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, l := range plan.Symlinks {
+		fmt.Fprintf(w, "  %-9s %s -> %s\n", "symlink", l.Name, l.Target)
+	}
+	for _, k := range plan.Kept {
+		fmt.Fprintf(w, "  %-9s %s (%s)\n", "kept", k.Name, k.Reason)
+	}
+	return nil
 }
 
 // openInstaller opens path for the rest of the process's life.

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// prefixTree builds, with gcc, a small app under the absolute prefix P the
+// way pkgsrc or conda would: RPATH, a compiled-in data folder, a config file,
+// a script whose interpreter lives in P, an absolute symlink and a template.
+func prefixTree(t *testing.T, p string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not found")
+	}
+	for _, d := range []string{"bin", "lib", "etc", "share/app", "src"} {
+		must(t, os.MkdirAll(filepath.Join(p, d), 0o755))
+	}
+	write := func(name, content string, mode os.FileMode) {
+		must(t, os.WriteFile(filepath.Join(p, name), []byte(content), mode))
+	}
+	write("src/greet.c", `const char *greet(void) { return "hello from libgreet"; }`, 0o644)
+	write("src/app.c", `#include <stdio.h>
+const char *greet(void);
+#define DATADIR "`+p+`/share/app"
+int main(int argc, char **argv) {
+	if (argc > 1) { printf("%s\n", DATADIR); return 0; }
+	FILE *f = fopen(DATADIR "/message.txt", "r");
+	if (!f) { perror(DATADIR "/message.txt"); return 1; }
+	char buf[256]; size_t n = fread(buf, 1, sizeof buf - 1, f); buf[n] = 0;
+	printf("%s | %s", greet(), buf);
+	return 0;
+}`, 0o644)
+	write("share/app/message.txt", "data found\n", 0o644)
+	write("etc/app.conf", "datadir = "+p+"/share/app\nlibdir="+p+"/lib\n", 0o644)
+	write("bin/tool", "#!"+p+"/bin/sh-in-prefix\necho \"tool ran via $0\"\n", 0o755)
+	write("bin/launch.tmpl", "#!/bin/sh\n# {{.Name}} {{.Version}}\nexec {{.Prefix}}/bin/app \"$@\"\n", 0o755)
+	gcc := func(args ...string) {
+		out, err := exec.Command("gcc", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	gcc("-shared", "-fPIC", "-o", p+"/lib/libgreet.so", p+"/src/greet.c")
+	gcc("-o", p+"/bin/app", p+"/src/app.c", "-L"+p+"/lib", "-lgreet", "-Wl,--disable-new-dtags,-rpath,"+p+"/lib")
+	sh, err := exec.LookPath("sh")
+	must(t, err)
+	b, err := os.ReadFile(sh)
+	must(t, err)
+	write("bin/sh-in-prefix", string(b), 0o755)
+	must(t, os.Symlink(p+"/bin/app", p+"/bin/current"))
+}
+
+func TestRelocatedInstallRuns(t *testing.T) {
+	base := t.TempDir()
+	p := filepath.Join(base, "build", strings.Repeat("long-prefix-", 6), "root")
+	prefixTree(t, p)
+	run := filepath.Join(t.TempDir(), "app.run")
+	mustOK(t, terrapack(t, "build", p, "-o", run, "--name", "app", "--version", "2.0", "--prefix", p, "-q"))
+	insp := mustOK(t, terrapack(t, "inspect", "--relocations", run)).stdout
+	for _, w := range []string{"build prefix:    " + p, "etc/app.conf", "bin/app", "bin/launch.tmpl", "bin/current -> " + p + "/bin/app", "longest target:"} {
+		if !strings.Contains(insp, w) {
+			t.Errorf("inspect --relocations lacks %q:\n%s", w, insp)
+		}
+	}
+	// The build folder disappears, as on a customer's machine.
+	must(t, os.RemoveAll(filepath.Join(base, "build")))
+
+	target := filepath.Join(t.TempDir(), "opt", "app")
+	mustOK(t, runCmd(t, nil, run, "--to", target))
+	env := []string{"LD_LIBRARY_PATH="}
+	r := mustOK(t, runCmd(t, env, filepath.Join(target, "bin/app")))
+	if r.stdout != "hello from libgreet | data found\n" {
+		t.Errorf("app output %q", r.stdout)
+	}
+	if r := mustOK(t, runCmd(t, env, filepath.Join(target, "bin/app"), "datadir")); strings.TrimSpace(r.stdout) != target+"/share/app" {
+		t.Errorf("compiled-in path not relocated: %q", r.stdout)
+	}
+	if r := mustOK(t, runCmd(t, env, filepath.Join(target, "bin/tool"))); !strings.Contains(r.stdout, "tool ran via") {
+		t.Errorf("script with relocated shebang: %s", r)
+	}
+	if r := mustOK(t, runCmd(t, env, filepath.Join(target, "bin/launch"))); r.stdout != "hello from libgreet | data found\n" {
+		t.Errorf("rendered launcher: %s", r)
+	}
+	if l, _ := os.Readlink(filepath.Join(target, "bin/current")); filepath.IsAbs(l) && !strings.HasPrefix(l, target) {
+		t.Errorf("symlink still points to %q", l)
+	}
+	if r := mustOK(t, runCmd(t, env, filepath.Join(target, "bin/current"))); !strings.Contains(r.stdout, "data found") {
+		t.Errorf("symlinked program: %s", r)
+	}
+	if exists(filepath.Join(target, "bin/launch.tmpl")) {
+		t.Error("template kept its .tmpl name")
+	}
+	grep := runCmd(t, nil, "grep", "-rl", "--exclude-dir=.terrapack", p, target)
+	if grep.code != 1 {
+		t.Errorf("installed files still name the build prefix:\n%s", grep)
+	}
+
+	// A target longer than the compiled-in strings allow is refused up front.
+	long := filepath.Join(t.TempDir(), strings.Repeat("x", len(p)+10))
+	mustFail(t, runCmd(t, nil, run, "--to", long), 4, "hint:")
+	if exists(long) {
+		t.Fatal("refused install created its target")
+	}
+	assertClean(t, filepath.Dir(long))
+}

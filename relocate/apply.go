@@ -1,0 +1,191 @@
+package relocate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/terrapack/terrapack/payload"
+)
+
+// Vars are the values of an installation, the fields templates can use.
+type Vars struct {
+	Prefix      string // the final install folder (absolute)
+	Name        string
+	Version     string
+	BuildPrefix string // filled in from the plan when empty
+}
+
+// Applier applies a plan at install time.
+type Applier struct {
+	plan     *Plan
+	vars     Vars
+	files    map[string]*FilePlan
+	shebangs map[string]*shebangRewrite
+	links    map[string]string // name → planned target
+	seen     map[string]bool
+}
+
+var _ payload.Rewriter = (*Applier)(nil)
+
+// NewApplier checks that pl can be applied for vars, before anything is
+// written: the install path must fit every fixed-size string.
+func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
+	if err := pl.validate(); err != nil {
+		return nil, fmt.Errorf("invalid relocation plan: %w", err)
+	}
+	if err := checkPrefix(vars.Prefix); err != nil {
+		return nil, fmt.Errorf("invalid install path: %w", err)
+	}
+	switch vars.BuildPrefix {
+	case "":
+		vars.BuildPrefix = pl.BuildPrefix
+	case pl.BuildPrefix:
+	default:
+		return nil, fmt.Errorf("build prefix %q does not match the plan's %q", vars.BuildPrefix, pl.BuildPrefix)
+	}
+	if l, ok := pl.tightest(); ok && len(vars.Prefix) > l.max {
+		return nil, tooLong(vars.Prefix, pl.BuildPrefix, l)
+	}
+	a := &Applier{
+		plan:     pl,
+		vars:     vars,
+		files:    map[string]*FilePlan{},
+		shebangs: map[string]*shebangRewrite{},
+		links:    map[string]string{},
+		seen:     map[string]bool{},
+	}
+	for i := range pl.Files {
+		f := &pl.Files[i]
+		a.files[f.Name] = f
+		if f.Kind == KindShebang {
+			rw, err := newShebangRewrite(f.Shebang, pl.BuildPrefix, vars.Prefix)
+			if err != nil {
+				return nil, fmt.Errorf("cannot relocate %q: %w", f.Name, err)
+			}
+			a.shebangs[f.Name] = rw
+		}
+	}
+	for _, l := range pl.Symlinks {
+		a.links[l.Name] = l.Target
+	}
+	return a, nil
+}
+
+// tooLong explains why an install path is refused and what to do about it.
+func tooLong(prefix, buildPrefix string, l limit) error {
+	fix := "install to a shorter path, or build the package under a longer prefix (it was built under %q, %d bytes)"
+	if l.script {
+		fix = "install to a shorter path (it was built under %q, %d bytes)"
+	}
+	return fmt.Errorf("install path %q is %d bytes long, but this package allows at most %d: in %q, %s; "+fix,
+		prefix, len(prefix), l.max, l.name, l.why, buildPrefix, len(buildPrefix))
+}
+
+// File says how to write regular file name.
+func (a *Applier) File(name string) (payload.FileRewrite, error) {
+	f, ok := a.files[name]
+	if !ok {
+		return payload.FileRewrite{}, nil
+	}
+	a.seen[name] = true
+	old, prefix := a.plan.BuildPrefix, a.vars.Prefix
+	switch f.Kind {
+	case KindText:
+		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newReplacer(w, old, prefix) }}, nil
+	case KindShebang:
+		rw := a.shebangs[name]
+		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newShebangWriter(w, rw, old, prefix) }}, nil
+	case KindTemplate:
+		return payload.FileRewrite{
+			Name: strings.TrimSuffix(name, ".tmpl"),
+			Wrap: func(w io.Writer) io.WriteCloser { return &templateWriter{w: w, name: name, vars: a.vars} },
+		}, nil
+	}
+	strs := f.Strings
+	if f.Interp != nil {
+		strs = append(slices.Clone(strs), *f.Interp)
+	}
+	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
+		for _, s := range strs {
+			if err := patchString(file, s, old, prefix); err != nil {
+				return fmt.Errorf("failed to relocate %q: %w", written, err)
+			}
+		}
+		return nil
+	}}, nil
+}
+
+// patchString rewrites one planned string in place after checking that the
+// file holds what was planned.
+func patchString(f *os.File, s BinString, old, prefix string) error {
+	buf := make([]byte, len(s.Value)+1)
+	if _, err := f.ReadAt(buf, s.Offset); err != nil {
+		return fmt.Errorf("failed to read the string at offset %d: %w", s.Offset, err)
+	}
+	if string(buf[:len(s.Value)]) != s.Value || buf[len(s.Value)] != 0 {
+		return fmt.Errorf("the string at offset %d is not %q as planned: the payload was changed after planning", s.Offset, s.Value)
+	}
+	es := ELFString{Offset: s.Offset, Capacity: s.Capacity, Value: s.Value}
+	return WriteELFString(f, es, replacePrefix(s.Value, old, prefix))
+}
+
+// Symlink returns the target to write for symlink name: a planned absolute
+// target into the build prefix becomes relative, so it stays inside the
+// install wherever that is moved.
+func (a *Applier) Symlink(name, target string) (string, error) {
+	planned, ok := a.links[name]
+	if !ok {
+		return target, nil
+	}
+	a.seen[name] = true
+	if target != planned {
+		return "", fmt.Errorf("symlink %q points to %q, not %q as planned: the payload was changed after planning", name, target, planned)
+	}
+	inside := path.Clean("." + strings.TrimPrefix(path.Clean(target), a.plan.BuildPrefix))
+	// Both are clean relative paths, so Rel cannot fail.
+	rel, _ := filepath.Rel(path.Dir(name), inside)
+	return filepath.ToSlash(rel), nil
+}
+
+// Remaining lists the planned entries that were never extracted.
+func (a *Applier) Remaining() []string {
+	var out []string
+	for name := range a.files {
+		if !a.seen[name] {
+			out = append(out, name)
+		}
+	}
+	for name := range a.links {
+		if !a.seen[name] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// templateWriter buffers a template and renders it on Close.
+type templateWriter struct {
+	w    io.Writer
+	name string
+	vars Vars
+	buf  bytes.Buffer
+}
+
+func (t *templateWriter) Write(p []byte) (int, error) {
+	if t.buf.Len()+len(p) > templateMax {
+		return 0, errors.New("template is larger than planned")
+	}
+	return t.buf.Write(p)
+}
+
+func (t *templateWriter) Close() error {
+	return render(t.w, t.name, t.buf.Bytes(), t.vars)
+}

@@ -1,0 +1,302 @@
+// Package relocate plans at build time, and applies at install time, the
+// rewrites that move a tree built at a fixed absolute prefix to the folder the
+// customer installs it to. See docs/RELOCATION.md.
+package relocate
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// Kinds of FilePlan.
+const (
+	KindText     = "text"
+	KindShebang  = "shebang"
+	KindBinary   = "binary"
+	KindELF      = "elf"
+	KindTemplate = "template"
+)
+
+// Trampoline styles of Shebang.Style.
+const (
+	StylePython = "python"
+	StyleShell  = "shell"
+	StylePerl   = "perl"
+	StyleRuby   = "ruby"
+	StyleTcl    = "tcl"
+)
+
+// MaxShebang is the longest "#!" line, without its newline, that every Linux
+// kernel runs: BINPRM_BUF_SIZE was 128 bytes, NUL included, before 5.1.
+const MaxShebang = 127
+
+// maxPrefix is PATH_MAX: no longer path can be opened anyway.
+const maxPrefix = 4096
+
+// templateMax caps a template's size: templates are buffered whole to render.
+const templateMax = 1 << 20
+
+// Plan is everything the installer must rewrite; stored as JSON in the manifest.
+type Plan struct {
+	BuildPrefix string     `json:"build_prefix"`       // absolute, clean, no trailing slash
+	Files       []FilePlan `json:"files,omitempty"`    // sorted by Name
+	Symlinks    []LinkPlan `json:"symlinks,omitempty"` // sorted by Name
+	Kept        []Kept     `json:"kept,omitempty"`     // sorted by Name
+}
+
+// FilePlan says how to rewrite one regular file.
+type FilePlan struct {
+	Name    string      `json:"name"`
+	Kind    string      `json:"kind"`              // one of the Kind constants
+	Strings []BinString `json:"strings,omitempty"` // binary, elf: C strings naming the prefix, by offset
+	Interp  *BinString  `json:"interp,omitempty"`  // elf: PT_INTERP naming the prefix
+	Shebang *Shebang    `json:"shebang,omitempty"` // shebang: the first line as built
+}
+
+// BinString is a NUL-terminated string rewritten in place.
+type BinString struct {
+	Offset   int64  `json:"offset"`
+	Capacity int    `json:"capacity"` // bytes available, not counting the NUL
+	Value    string `json:"value"`    // the original string
+}
+
+// Shebang describes the "#!" line of an executable script naming the prefix.
+type Shebang struct {
+	Line string `json:"line"` // the first line as built, without its newline
+	// Style is how the script is started when the rewritten line is longer
+	// than MaxShebang; "" when no trampoline is safe for it, which limits the
+	// install path instead (see MaxTargetLen).
+	Style string `json:"style,omitempty"`
+}
+
+// LinkPlan is an absolute symlink into the prefix.
+type LinkPlan struct {
+	Name   string `json:"name"`
+	Target string `json:"target"` // the original absolute target
+}
+
+// Kept is a file that still names the build prefix after installation.
+type Kept struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// isPathByte reports whether b can continue a path name, so that the prefix
+// followed by it names another path: "/opt/app" must not match "/opt/apps".
+func isPathByte(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '.' || b == '_' || b == '-'
+}
+
+// indexPrefix returns the first index at or after from where prefix occurs in s
+// as a whole path (not followed by a path byte), or -1.
+func indexPrefix(s, prefix string, from int) int {
+	for from <= len(s) {
+		j := strings.Index(s[from:], prefix)
+		if j < 0 {
+			return -1
+		}
+		j += from
+		if end := j + len(prefix); end == len(s) || !isPathByte(s[end]) {
+			return j
+		}
+		from = j + 1
+	}
+	return -1
+}
+
+// countPrefix counts the whole-path occurrences of prefix in s.
+func countPrefix(s, prefix string) int {
+	n := 0
+	for i := indexPrefix(s, prefix, 0); i >= 0; i = indexPrefix(s, prefix, i+len(prefix)) {
+		n++
+	}
+	return n
+}
+
+// replacePrefix replaces every whole-path occurrence of old in s, left to right.
+func replacePrefix(s, old, new string) string {
+	var b strings.Builder
+	last := 0
+	for i := indexPrefix(s, old, 0); i >= 0; i = indexPrefix(s, old, last) {
+		b.WriteString(s[last:i])
+		b.WriteString(new)
+		last = i + len(old)
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// underPrefix reports whether the clean absolute path p is prefix or below it.
+func underPrefix(p, prefix string) bool {
+	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}
+
+// checkPrefix validates a build or install prefix.
+func checkPrefix(p string) error {
+	switch {
+	case !path.IsAbs(p):
+		return fmt.Errorf("%q is not an absolute path", p)
+	case path.Clean(p) != p:
+		return fmt.Errorf("%q is not clean (want %q)", p, path.Clean(p))
+	case p == "/":
+		return errors.New("the root folder cannot be a prefix")
+	case strings.ContainsAny(p, "\x00\n"):
+		return fmt.Errorf("%q contains a NUL or newline", p)
+	case len(p) > maxPrefix:
+		return fmt.Errorf("%q is longer than %d bytes", p, maxPrefix)
+	}
+	return nil
+}
+
+// checkName validates a slash-separated path relative to the tree's root.
+func checkName(name string) error {
+	if !fs.ValidPath(name) || name == "." {
+		return fmt.Errorf("%q is not a clean relative path", name)
+	}
+	return nil
+}
+
+// limit is the longest install path one plan entry allows.
+type limit struct {
+	max  int
+	name string // the file that imposes it
+	why  string
+	// script is true for a "#!" line, which a longer build prefix does not help.
+	script bool
+}
+
+// limits lists every entry that bounds the install path's length.
+func (pl *Plan) limits() []limit {
+	var out []limit
+	for i := range pl.Files {
+		f := &pl.Files[i]
+		strs := f.Strings
+		if f.Interp != nil {
+			strs = append(append([]BinString(nil), strs...), *f.Interp)
+		}
+		for _, s := range strs {
+			// Each occurrence grows the string by the difference in length.
+			if k := countPrefix(s.Value, pl.BuildPrefix); k > 0 {
+				out = append(out, limit{
+					max:  len(pl.BuildPrefix) + (s.Capacity-len(s.Value))/k,
+					name: f.Name,
+					why:  fmt.Sprintf("a fixed-size string at offset %d (%d bytes) names the build prefix %d time(s)", s.Offset, s.Capacity, k),
+				})
+			}
+		}
+		if f.Shebang != nil && f.Shebang.Style == "" {
+			if k := countPrefix(f.Shebang.Line, pl.BuildPrefix); k > 0 {
+				out = append(out, limit{
+					max:    len(pl.BuildPrefix) + floorDiv(MaxShebang-len(f.Shebang.Line), k),
+					name:   f.Name,
+					why:    fmt.Sprintf("the %q line must stay within the kernel's %d-byte limit and its interpreter cannot be started through a trampoline", "#!", MaxShebang),
+					script: true,
+				})
+			}
+		}
+	}
+	return out
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// tightest returns the smallest limit, ok false when there is none.
+func (pl *Plan) tightest() (l limit, ok bool) {
+	for _, c := range pl.limits() {
+		if !ok || c.max < l.max {
+			l, ok = c, true
+		}
+	}
+	return l, ok
+}
+
+// MaxTargetLen is the longest install path the plan allows (fixed-size
+// binary strings, PT_INTERP, shebangs that cannot be trampolined), or -1 for
+// no limit.
+func (pl *Plan) MaxTargetLen() int {
+	if l, ok := pl.tightest(); ok {
+		return l.max
+	}
+	return -1
+}
+
+// validate checks a plan read from a manifest before anything is written.
+func (pl *Plan) validate() error {
+	if err := checkPrefix(pl.BuildPrefix); err != nil {
+		return fmt.Errorf("invalid build prefix: %w", err)
+	}
+	seen := map[string]bool{}
+	for i := range pl.Files {
+		f := &pl.Files[i]
+		if err := checkName(f.Name); err != nil {
+			return fmt.Errorf("invalid file entry: %w", err)
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("file %q is planned twice", f.Name)
+		}
+		seen[f.Name] = true
+		if err := pl.validateFile(f); err != nil {
+			return fmt.Errorf("invalid entry for %q: %w", f.Name, err)
+		}
+	}
+	for _, l := range pl.Symlinks {
+		if err := checkName(l.Name); err != nil {
+			return fmt.Errorf("invalid symlink entry: %w", err)
+		}
+		if seen[l.Name] {
+			return fmt.Errorf("%q is planned twice", l.Name)
+		}
+		seen[l.Name] = true
+		if !underPrefix(path.Clean(l.Target), pl.BuildPrefix) {
+			return fmt.Errorf("symlink %q: target %q is not under the build prefix", l.Name, l.Target)
+		}
+	}
+	return nil
+}
+
+func (pl *Plan) validateFile(f *FilePlan) error {
+	switch f.Kind {
+	case KindText:
+	case KindShebang:
+		if f.Shebang == nil || !strings.HasPrefix(f.Shebang.Line, "#!") || strings.Contains(f.Shebang.Line, "\n") {
+			return errors.New("shebang entry without a valid first line")
+		}
+		switch f.Shebang.Style {
+		case "", StylePython, StyleShell, StylePerl, StyleRuby, StyleTcl:
+		default:
+			return fmt.Errorf("unknown trampoline style %q", f.Shebang.Style)
+		}
+	case KindBinary, KindELF:
+		strs := f.Strings
+		if f.Interp != nil {
+			strs = append(append([]BinString(nil), strs...), *f.Interp)
+		}
+		if len(strs) == 0 {
+			return errors.New("no strings to rewrite")
+		}
+		for _, s := range strs {
+			if s.Offset < 0 || s.Capacity < len(s.Value) || strings.IndexByte(s.Value, 0) >= 0 || countPrefix(s.Value, pl.BuildPrefix) == 0 {
+				return fmt.Errorf("invalid string %q at offset %d, capacity %d", s.Value, s.Offset, s.Capacity)
+			}
+		}
+	case KindTemplate:
+		if !strings.HasSuffix(f.Name, ".tmpl") || path.Base(f.Name) == ".tmpl" {
+			return errors.New(`template name must end in ".tmpl" after a file name`)
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", f.Kind)
+	}
+	return nil
+}

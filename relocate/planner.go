@@ -1,0 +1,391 @@
+package relocate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+)
+
+const (
+	// window is how much of a file is searched at a time.
+	window = 1 << 20
+	// margin is read on both sides of a window: a C string longer than this
+	// is not taken for one (nor is an ELF-free binary blob's text).
+	margin = 64 << 10
+	// shebangMax bounds the first line read to plan a shebang.
+	shebangMax = 4 << 10
+	// pythonHead is how much of a Python script is read to pick its trampoline.
+	pythonHead = 64 << 10
+)
+
+// Patch is a change the builder applies to a file's content before packing
+// it; it never changes the file's size.
+type Patch struct {
+	Offset int64
+	Data   []byte // includes NUL padding
+}
+
+// Planner scans files at build time.
+type Planner struct {
+	prefix  string
+	files   []FilePlan
+	links   []LinkPlan
+	kept    []Kept
+	outputs map[string]string // installed name → planned source name, to catch clashes
+	buf     []byte
+}
+
+// NewPlanner plans the relocation of a tree built under buildPrefix.
+func NewPlanner(buildPrefix string) (*Planner, error) {
+	if err := checkPrefix(buildPrefix); err != nil {
+		return nil, fmt.Errorf("invalid build prefix: %w", err)
+	}
+	return &Planner{prefix: buildPrefix, outputs: map[string]string{}}, nil
+}
+
+// File plans regular file name (a slash path relative to the source root,
+// which the build prefix names), read from r. It returns the patches the
+// builder must apply to the content it packs: RPATH and RUNPATH entries
+// under the prefix become $ORIGIN-relative.
+func (p *Planner) File(name string, r io.ReaderAt, size int64, mode fs.FileMode) ([]Patch, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	out := name
+	if strings.HasSuffix(name, ".tmpl") {
+		out = strings.TrimSuffix(name, ".tmpl")
+	}
+	if prev, ok := p.outputs[out]; ok {
+		return nil, fmt.Errorf("cannot plan %q: it installs as %q, like %q", name, out, prev)
+	}
+	p.outputs[out] = name
+	if out != name {
+		return nil, p.template(name, r, size)
+	}
+
+	hits, hasNUL, err := p.survey(r, size)
+	if err != nil || hits == 0 {
+		return nil, wrapName(name, err)
+	}
+	head := make([]byte, min(size, shebangMax))
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("failed to read %q: %w", name, err)
+	}
+	if IsELF(head) {
+		// A broken ELF is no program the loader would run: it falls back to
+		// the plain binary rules.
+		if facts, err := ReadELFFacts(io.NewSectionReader(r, 0, size)); err == nil && facts != nil {
+			return p.elf(name, r, size, facts)
+		}
+	}
+	if hasNUL || IsELF(head) {
+		return nil, p.binary(name, KindBinary, r, size, nil, nil)
+	}
+	if line, ok := shebangLine(head, p.prefix); ok && mode&0o111 != 0 {
+		return nil, p.shebang(name, line, r, size)
+	}
+	p.files = append(p.files, FilePlan{Name: name, Kind: KindText})
+	return nil, nil
+}
+
+func wrapName(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("failed to read %q: %w", name, err)
+}
+
+// scan calls fn for each window of r, with whole-path matches of the prefix
+// starting inside it. buf holds the file from off; matches index buf.
+func (p *Planner) scan(r io.ReaderAt, size int64, fn func(buf []byte, off int64, core []byte, matches []int) error) error {
+	if p.buf == nil {
+		p.buf = make([]byte, window+2*margin)
+	}
+	var matches []int
+	for start := int64(0); start < size; start += window {
+		off := max(0, start-margin)
+		end := min(size, start+window+margin)
+		buf := p.buf[:end-off]
+		if _, err := r.ReadAt(buf, off); err != nil && !(errors.Is(err, io.EOF) && end == size) {
+			return err
+		}
+		lo, hi := int(start-off), int(min(size, start+window)-off)
+		// The margin is longer than any prefix, so a match starting before
+		// hi ends, with the byte that decides it, inside buf or at the end
+		// of the file.
+		text := string(buf)
+		matches = matches[:0]
+		for i := indexPrefix(text, p.prefix, lo); i >= 0 && i < hi; i = indexPrefix(text, p.prefix, i+1) {
+			matches = append(matches, i)
+		}
+		if err := fn(buf, off, buf[lo:hi], matches); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// survey counts the matches of the prefix and reports whether r has a NUL
+// byte anywhere: unlike grep we look at the whole file, since a length
+// changing rewrite of a script with a binary payload would corrupt it.
+func (p *Planner) survey(r io.ReaderAt, size int64) (hits int, hasNUL bool, err error) {
+	err = p.scan(r, size, func(_ []byte, _ int64, core []byte, matches []int) error {
+		hits += len(matches)
+		hasNUL = hasNUL || bytes.IndexByte(core, 0) >= 0
+		return nil
+	})
+	return hits, hasNUL, err
+}
+
+// shebangLine returns the first line of head when it is a "#!" line naming the prefix.
+func shebangLine(head []byte, prefix string) (string, bool) {
+	line, _, found := bytes.Cut(head, []byte("\n"))
+	if !found && len(head) == shebangMax {
+		return "", false // too long to be a real one
+	}
+	s := string(line)
+	// The line is stored in the JSON plan, which only holds UTF-8 intact.
+	return s, strings.HasPrefix(s, "#!") && utf8.ValidString(s) && indexPrefix(s, prefix, 0) >= 0
+}
+
+func (p *Planner) shebang(name, line string, r io.ReaderAt, size int64) error {
+	interp, _, _ := parseShebang(line)
+	head := make([]byte, min(size, pythonHead))
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("failed to read %q: %w", name, err)
+	}
+	sb := &Shebang{Line: line, Style: shebangStyle(interp, head)}
+	f := FilePlan{Name: name, Kind: KindShebang, Shebang: sb}
+	p.files = append(p.files, f)
+	if sb.Style == "" {
+		// Refuse at build what no install path could satisfy.
+		pl := Plan{BuildPrefix: p.prefix, Files: []FilePlan{f}}
+		if m := pl.MaxTargetLen(); m < 2 {
+			return fmt.Errorf("cannot plan %q: its %d-byte %q line is over the kernel's %d-byte limit and %q cannot be started through a trampoline", name, len(line), "#!", MaxShebang, interp)
+		}
+	}
+	return nil
+}
+
+// elf plans an ELF file: RPATH/RUNPATH entries under the prefix are patched
+// now, PT_INTERP and other strings naming the prefix at install.
+func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) ([]Patch, error) {
+	var patches []Patch
+	var skip [][2]int64 // byte ranges handled here, not as binary strings
+	dynPaths := []struct {
+		tag  string
+		strs []ELFString
+	}{{"RPATH", facts.RPath}, {"RUNPATH", facts.RunPath}}
+	for _, d := range dynPaths {
+		for _, s := range d.strs {
+			value := p.originPaths(name, s.Value)
+			if value == s.Value {
+				continue
+			}
+			if s.Shared {
+				return nil, fmt.Errorf("cannot relocate %s %q of %q: its bytes are shared with another string of the file", d.tag, s.Value, name)
+			}
+			if len(value) > s.Capacity {
+				return nil, fmt.Errorf("cannot relocate %s %q of %q: the relative form %q is %d bytes, longer than the %d bytes available", d.tag, s.Value, name, value, len(value), s.Capacity)
+			}
+			var rec patchRecorder
+			if err := WriteELFString(&rec, s, value); err != nil {
+				return nil, fmt.Errorf("cannot relocate %s of %q: %w", d.tag, name, err)
+			}
+			patches = append(patches, rec.patch)
+			skip = append(skip, [2]int64{s.Offset, s.Offset + int64(s.Capacity) + 1})
+		}
+	}
+	var interp *BinString
+	if in := facts.Interp; in != nil && countPrefix(in.Value, p.prefix) > 0 {
+		if !utf8.ValidString(in.Value) {
+			return nil, fmt.Errorf("cannot relocate PT_INTERP %q of %q: it is not valid UTF-8", in.Value, name)
+		}
+		interp = &BinString{Offset: in.Offset, Capacity: in.Capacity, Value: in.Value}
+		skip = append(skip, [2]int64{in.Offset, in.Offset + int64(in.Capacity) + 1})
+	}
+	return patches, p.binary(name, KindELF, r, size, interp, skip)
+}
+
+// originPaths rewrites the entries of a colon-separated search path that
+// lie under the prefix relative to $ORIGIN, the folder of file name, whose
+// place below the prefix is its place in the tree.
+func (p *Planner) originPaths(name, list string) string {
+	entries := strings.Split(list, ":")
+	for i, e := range entries {
+		c := path.Clean(e)
+		if e == "" || !underPrefix(c, p.prefix) {
+			continue
+		}
+		inside := path.Clean("." + strings.TrimPrefix(c, p.prefix))
+		// Both are clean relative paths, so Rel cannot fail.
+		rel, _ := filepath.Rel(path.Dir(name), inside)
+		entries[i] = "$ORIGIN"
+		if rel != "." {
+			entries[i] += "/" + filepath.ToSlash(rel)
+		}
+	}
+	return strings.Join(entries, ":")
+}
+
+// patchRecorder captures what WriteELFString writes.
+type patchRecorder struct{ patch Patch }
+
+func (w *patchRecorder) WriteAt(b []byte, off int64) (int, error) {
+	w.patch = Patch{Offset: off, Data: slices.Clone(b)}
+	return len(b), nil
+}
+
+// binary plans the NUL-terminated strings naming the prefix; occurrences
+// elsewhere cannot be rewritten safely and are reported as kept.
+func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *BinString, skip [][2]int64) error {
+	if isPyc(name) {
+		p.kept = append(p.kept, Kept{Name: name, Reason: "compiled Python: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks, and Python recompiles a cache whose relocated source changed size"})
+		return nil
+	}
+	var strs []BinString
+	loose := 0
+	var covered int64 // end of the last string found: later matches inside it are done
+	err := p.scan(r, size, func(buf []byte, off int64, _ []byte, matches []int) error {
+		for _, m := range matches {
+			if off+int64(m) < covered {
+				continue
+			}
+			s, ok := cString(buf, off, size, m, len(p.prefix))
+			if !ok {
+				loose++
+				continue
+			}
+			covered = s.Offset + int64(s.Capacity) + 1
+			if !overlaps(s, skip) {
+				strs = append(strs, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to read %q: %w", name, err)
+	}
+	if len(strs) > 0 || interp != nil {
+		p.files = append(p.files, FilePlan{Name: name, Kind: kind, Strings: strs, Interp: interp})
+	}
+	if loose > 0 {
+		p.kept = append(p.kept, Kept{Name: name, Reason: fmt.Sprintf("%d occurrence(s) of the build prefix are not in NUL-terminated strings and cannot be rewritten in place", loose)})
+	}
+	return nil
+}
+
+func isPyc(name string) bool {
+	return strings.HasSuffix(name, ".pyc") || strings.HasSuffix(name, ".pyo")
+}
+
+// isStrRune reports whether r can be part of a C string holding a path or text.
+func isStrRune(r rune, size int) bool {
+	if r == utf8.RuneError && size <= 1 {
+		return false
+	}
+	return r >= 0x20 && r != 0x7f || r == '\t' || r == '\n' || r == '\r'
+}
+
+// cString finds the NUL-terminated string around the match at buf[m:m+n]
+// (buf starts at file offset off). Its start only needs to be plausible:
+// bytes before the prefix are written back unchanged. Its end must be a NUL
+// reached through text only, since the tail after the prefix moves.
+func cString(buf []byte, off, size int64, m, n int) (BinString, bool) {
+	start := m
+	for start > 0 {
+		r, sz := utf8.DecodeLastRune(buf[:start])
+		if !isStrRune(r, sz) {
+			break
+		}
+		start -= sz
+	}
+	end := m + n
+	for end < len(buf) && buf[end] != 0 {
+		r, sz := utf8.DecodeRune(buf[end:])
+		if !isStrRune(r, sz) {
+			return BinString{}, false
+		}
+		end += sz
+	}
+	if end == len(buf) {
+		return BinString{}, false // no NUL within the margin, or at the end of the file
+	}
+	return BinString{Offset: off + int64(start), Capacity: end - start, Value: string(buf[start:end])}, true
+}
+
+// overlaps reports whether s shares a byte with one of the ranges.
+func overlaps(s BinString, ranges [][2]int64) bool {
+	end := s.Offset + int64(s.Capacity) + 1
+	for _, r := range ranges {
+		if s.Offset < r[1] && r[0] < end {
+			return true
+		}
+	}
+	return false
+}
+
+// template checks a template now, so that only its rendering can fail at install.
+func (p *Planner) template(name string, r io.ReaderAt, size int64) error {
+	if path.Base(name) == ".tmpl" {
+		return fmt.Errorf("template %q has no name before %q", name, ".tmpl")
+	}
+	if size > templateMax {
+		return fmt.Errorf("template %q is %d bytes, over the %d-byte limit for templates", name, size, templateMax)
+	}
+	text := make([]byte, size)
+	if _, err := r.ReadAt(text, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+		return fmt.Errorf("failed to read template %q: %w", name, err)
+	}
+	var out bytes.Buffer
+	check := Vars{Prefix: "/terrapack-check", Name: "name", Version: "0", BuildPrefix: p.prefix}
+	if err := render(&out, name, text, check); err != nil {
+		return err
+	}
+	p.files = append(p.files, FilePlan{Name: name, Kind: KindTemplate})
+	if indexPrefix(out.String(), p.prefix, 0) >= 0 {
+		p.kept = append(p.kept, Kept{Name: strings.TrimSuffix(name, ".tmpl"), Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
+	}
+	return nil
+}
+
+// render executes template text, named name for errors, with vars.
+func render(w io.Writer, name string, text []byte, vars Vars) error {
+	t, err := template.New(name).Option("missingkey=error").Parse(string(text))
+	if err != nil {
+		return fmt.Errorf("invalid template %q: %w", name, err)
+	}
+	if err := t.Execute(w, vars); err != nil {
+		return fmt.Errorf("failed to render template %q: %w", name, err)
+	}
+	return nil
+}
+
+// Symlink records symlink name when its target is an absolute path into the prefix.
+func (p *Planner) Symlink(name, target string) {
+	if path.IsAbs(target) && underPrefix(path.Clean(target), p.prefix) {
+		p.links = append(p.links, LinkPlan{Name: name, Target: target})
+	}
+}
+
+// Plan returns the plan so far, sorted so that equal trees give equal plans.
+func (p *Planner) Plan() *Plan {
+	pl := &Plan{
+		BuildPrefix: p.prefix,
+		Files:       slices.Clone(p.files),
+		Symlinks:    slices.Clone(p.links),
+		Kept:        slices.Clone(p.kept),
+	}
+	slices.SortFunc(pl.Files, func(a, b FilePlan) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(pl.Symlinks, func(a, b LinkPlan) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(pl.Kept, func(a, b Kept) int { return strings.Compare(a.Name, b.Name) })
+	return pl
+}

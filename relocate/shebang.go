@@ -1,0 +1,213 @@
+package relocate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// parseShebang splits a "#!" line the way Linux does: blanks after "#!" are
+// skipped, the interpreter runs to the next blank, and the rest, trimmed, is
+// one optional argument (never split further).
+func parseShebang(line string) (interp, arg string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return "", "", false
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	interp = rest
+	if i := strings.IndexAny(rest, " \t"); i >= 0 {
+		interp, arg = rest[:i], strings.Trim(rest[i:], " \t")
+	}
+	return interp, arg, interp != ""
+}
+
+var shells = map[string]bool{
+	"sh": true, "bash": true, "dash": true, "ash": true, "ksh": true, "ksh93": true,
+	"mksh": true, "pdksh": true, "zsh": true, "yash": true, "posh": true,
+}
+
+var (
+	// pythonString matches a line starting with a string literal.
+	pythonString = regexp.MustCompile(`^(?i:[rbuf]{0,2})["']`)
+	pythonFuture = regexp.MustCompile(`(?m)^from[ \t]+__future__[ \t]+import\b`)
+	// pythonCookie is PEP 263's encoding declaration.
+	pythonCookie = regexp.MustCompile(`^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+`)
+)
+
+// shebangStyle picks the trampoline for a script from its interpreter's name
+// and, for Python, its first lines (head, "#!" line included). "" means no
+// trampoline is safe.
+func shebangStyle(interp string, head []byte) string {
+	base := path.Base(interp)
+	switch {
+	case strings.HasPrefix(base, "python") || strings.HasPrefix(base, "pypy"):
+		// The polyglot becomes the module docstring; a docstring followed by
+		// "from __future__" would then be a syntax error.
+		if startsWithString(head) && pythonFuture.Match(head) {
+			return ""
+		}
+		return StylePython
+	case shells[base]:
+		return StyleShell
+	case strings.HasPrefix(base, "perl"):
+		return StylePerl
+	case strings.HasPrefix(base, "ruby"):
+		return StyleRuby
+	case strings.HasPrefix(base, "tclsh") || strings.HasPrefix(base, "wish") || base == "expect":
+		return StyleTcl
+	}
+	return ""
+}
+
+// startsWithString reports whether the first statement after the "#!" line
+// is a string literal, i.e. a docstring.
+func startsWithString(head []byte) bool {
+	lines := bytes.Split(head, []byte("\n"))
+	for _, l := range lines[1:] {
+		l = bytes.TrimSpace(l)
+		if len(l) == 0 || l[0] == '#' {
+			continue
+		}
+		return pythonString.Match(l)
+	}
+	return false
+}
+
+// shQuote quotes s for sh.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shebangRewrite is the planned first line of one script and what replaces it.
+type shebangRewrite struct {
+	line    string // as built
+	newLine string // with the prefix replaced
+	style   string // trampoline style, "" to write newLine as is
+	command string // sh words that start the interpreter, for trampolines
+}
+
+// newShebangRewrite prepares the rewrite of sb for the install prefix.
+func newShebangRewrite(sb *Shebang, buildPrefix, prefix string) (*shebangRewrite, error) {
+	rw := &shebangRewrite{line: sb.Line, newLine: replacePrefix(sb.Line, buildPrefix, prefix)}
+	if len(rw.newLine) <= MaxShebang {
+		return rw, nil
+	}
+	interp, arg, ok := parseShebang(rw.newLine)
+	if !ok || sb.Style == "" {
+		// MaxTargetLen refuses such an install before we get here.
+		return nil, fmt.Errorf("%q line of %d bytes exceeds the kernel's %d-byte limit", "#!", len(rw.newLine), MaxShebang)
+	}
+	if sb.Style == StylePython && strings.ContainsAny(interp+arg, `'\`) {
+		return nil, fmt.Errorf("cannot start %q through a Python trampoline: the path contains a quote or backslash", interp)
+	}
+	rw.style = sb.Style
+	rw.command = shQuote(interp)
+	if sb.Style == StylePerl || sb.Style == StyleRuby {
+		// -x makes perl and ruby skip to the "#!" line naming them, which
+		// the trampoline keeps as its third line (its switches still apply).
+		rw.command += " -x"
+	}
+	if arg != "" {
+		rw.command += " " + shQuote(arg)
+	}
+	return rw, nil
+}
+
+// header is what replaces the first line; line2 is the script's second line
+// (a Python encoding declaration must stay on line 1 or 2).
+func (rw *shebangRewrite) header(line2 []byte, buildPrefix, prefix string) string {
+	run := `exec ` + rw.command + ` "$0" "$@"`
+	switch rw.style {
+	case StylePython:
+		// distlib's polyglot: sh runs the exec, Python sees a string literal.
+		cookie := ""
+		if pythonCookie.Match(line2) {
+			cookie = replacePrefix(string(line2), buildPrefix, prefix) + "\n"
+		}
+		return "#!/bin/sh\n" + cookie + "'''exec' " + rw.command + ` "$0" "$@"` + "\n' '''\n"
+	case StyleShell:
+		// The interpreter is a shell too and runs this line again: the
+		// variable, set to the PID that exec keeps, tells it to go on; it is
+		// unset so that scripts started from this one trampoline again.
+		return "#!/bin/sh\n" +
+			`if [ "${TERRAPACK_SHEBANG-}" != "$$" ]; then export TERRAPACK_SHEBANG=$$; ` + run +
+			"; fi; unset TERRAPACK_SHEBANG\n"
+	case StylePerl, StyleRuby:
+		return "#!/bin/sh\n" + run + "\n" + rw.newLine + "\n"
+	case StyleTcl:
+		// A Tcl comment continues over a trailing backslash, an sh one does not.
+		return "#!/bin/sh\n# sh runs the next line, Tcl skips it \\\n" + run + "\n"
+	}
+	return rw.newLine
+}
+
+// shebangWriter replaces the first line of a script, then the prefix in the rest.
+type shebangWriter struct {
+	w                   io.Writer
+	rw                  *shebangRewrite
+	buildPrefix, prefix string
+	head                []byte    // input until the header can be written
+	rest                *replacer // nil until then
+}
+
+func newShebangWriter(w io.Writer, rw *shebangRewrite, buildPrefix, prefix string) *shebangWriter {
+	return &shebangWriter{w: w, rw: rw, buildPrefix: buildPrefix, prefix: prefix}
+}
+
+// line2Max bounds how much of line 2 is buffered to look for an encoding declaration.
+const line2Max = 1 << 10
+
+func (s *shebangWriter) Write(p []byte) (int, error) {
+	if s.rest != nil {
+		return s.rest.Write(p)
+	}
+	s.head = append(s.head, p...)
+	if n := len(s.rw.line); len(s.head) > n {
+		line2 := s.head[n+1:]
+		if s.rw.style != StylePython || bytes.IndexByte(line2, '\n') >= 0 || len(line2) > line2Max {
+			if err := s.start(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(p), nil
+}
+
+func (s *shebangWriter) Close() error {
+	if s.rest == nil {
+		if err := s.start(); err != nil {
+			return err
+		}
+	}
+	return s.rest.Close()
+}
+
+// start checks the first line against the plan, writes its replacement and
+// passes the rest of the input on.
+func (s *shebangWriter) start() error {
+	n := len(s.rw.line)
+	if len(s.head) < n || string(s.head[:n]) != s.rw.line || len(s.head) > n && s.head[n] != '\n' {
+		return errors.New("first line does not match the plan: the payload was changed after planning")
+	}
+	var rest, line2 []byte
+	if len(s.head) > n {
+		rest = s.head[n+1:]
+		line2, _, _ = bytes.Cut(rest, []byte("\n"))
+	}
+	header := s.rw.header(line2, s.buildPrefix, s.prefix)
+	if s.rw.style == "" && len(s.head) > n {
+		header += "\n"
+	}
+	if _, err := io.WriteString(s.w, header); err != nil {
+		return err
+	}
+	s.rest = newReplacer(s.w, s.buildPrefix, s.prefix)
+	s.head = nil
+	_, err := s.rest.Write(rest)
+	return err
+}
