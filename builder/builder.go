@@ -6,6 +6,7 @@ package builder
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,23 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	src, out, err := checkPaths(o.Source, o.Output)
 	if err != nil {
 		return nil, t, err
+	}
+	if st, err := os.Stat(src); err == nil && st.Mode().IsRegular() {
+		work, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".unpack-*")
+		if err != nil {
+			return nil, t, fmt.Errorf("failed to make a folder to unpack %q: %w", o.Source, err)
+		}
+		defer os.RemoveAll(work)
+		o.logf("unpacking %s", src)
+		root, prefix, err := unpackArchive(context.Background(), src, work)
+		if err != nil {
+			return nil, t, err
+		}
+		o.logf("archive holds %s: using it as the build prefix", prefix)
+		src = root
+		if o.Prefix == "" {
+			o.Prefix = prefix
+		}
 	}
 	o.fillDefaults(src)
 	if err := checkLevel(o.Compression, o.Level); err != nil {
@@ -104,8 +122,8 @@ func checkPaths(source, output string) (src, out string, err error) {
 		return "", "", fmt.Errorf("source folder %q does not exist", source)
 	case err != nil:
 		return "", "", fmt.Errorf("cannot use source %q: %w", source, err)
-	case !st.IsDir():
-		return "", "", fmt.Errorf("source %q is not a folder", source)
+	case !st.IsDir() && !st.Mode().IsRegular():
+		return "", "", fmt.Errorf("source %q is neither a folder nor an archive", source)
 	}
 	if real, err := filepath.EvalSymlinks(src); err == nil {
 		src = real

@@ -169,10 +169,11 @@ func (r *resolver) closure(root *object, preloaded ...*object) ([]*object, error
 	byName := map[string]*object{}
 	byFile := map[string]*object{}
 	add := func(o *object) {
-		for _, n := range append(o.names, o.soname) {
-			if n != "" {
-				byName[n] = o
-			}
+		for _, n := range o.names {
+			byName[n] = o
+		}
+		if o.soname != "" {
+			byName[o.soname] = o
 		}
 		byFile[o.real] = o
 	}

@@ -37,7 +37,7 @@ func TestReplacePrefix(t *testing.T) {
 		{"-L" + p + "/lib -I" + p + "/include", "-L/T/lib -I/T/include"},
 		{"PATH=" + p + "/bin:" + p + "\n", "PATH=/T/bin:/T\n"},
 		{`"` + p + `"` + p + "'", `"/T"/T'`},
-		{p + p + "/x", p + "/T/x"}, // the first is followed by "/" only as part of the second
+		{p + p + "/x", "/T/T/x"}, // the second starts with "/", a boundary for the first
 		{"/x" + p + "/y", "/x/T/y"},
 		{p + "\x00" + p, "/T\x00/T"},
 	} {

@@ -107,3 +107,42 @@ func TestRelocatedInstallRuns(t *testing.T) {
 	}
 	assertClean(t, filepath.Dir(long))
 }
+
+// TestArchiveInput builds from archives of a prefix, as a CI job makes them
+// with `tar czf out.tar.gz $PREFIX`: the prefix comes from the common path.
+func TestArchiveInput(t *testing.T) {
+	base := t.TempDir()
+	p := filepath.Join(base, "home", "ourapp", "root")
+	must(t, os.MkdirAll(filepath.Join(p, "etc"), 0o755))
+	must(t, os.WriteFile(filepath.Join(p, "etc", "app.conf"), []byte("root="+p+"\n"), 0o644))
+	must(t, os.Symlink(p+"/etc/app.conf", filepath.Join(p, "conf-link")))
+	rel, _ := filepath.Rel("/", p)
+	archives := map[string][]string{
+		"tar.gz":  {"tar", "-C", "/", "-czf", "", rel},
+		"tar.xz":  {"tar", "-C", "/", "-cJf", "", rel},
+		"tar.zst": {"tar", "-C", "/", "--zstd", "-cf", "", rel},
+	}
+	for ext, cmd := range archives {
+		t.Run(ext, func(t *testing.T) {
+			if _, err := exec.LookPath(map[string]string{"tar.gz": "gzip", "tar.xz": "xz", "tar.zst": "zstd"}[ext]); err != nil {
+				t.Skipf("no compressor for %s", ext)
+			}
+			a := filepath.Join(t.TempDir(), "ourapp-system."+ext)
+			cmd[len(cmd)-2] = a
+			mustOK(t, runCmd(t, nil, cmd[0], cmd[1:]...))
+			run := filepath.Join(t.TempDir(), "app.run")
+			r := mustOK(t, terrapack(t, "build", a, "-o", run))
+			if !strings.Contains(r.stderr, "archive holds "+p) {
+				t.Errorf("prefix not detected from the archive:\n%s", r)
+			}
+			target := filepath.Join(t.TempDir(), "app")
+			mustOK(t, runCmd(t, nil, run, "--to", target))
+			conf, err := os.ReadFile(filepath.Join(target, "conf-link"))
+			must(t, err)
+			if string(conf) != "root="+target+"\n" {
+				t.Errorf("config through relocated link: %q", conf)
+			}
+			assertClean(t, filepath.Dir(run), "app.run")
+		})
+	}
+}
