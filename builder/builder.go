@@ -204,7 +204,7 @@ func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Wri
 	if _, err := bw.Write(stub); err != nil {
 		return t, fmt.Errorf("failed to write stub: %w", err)
 	}
-	cw := &countingWriter{w: bw}
+	cw := &payload.CountingWriter{W: bw}
 	if err := writePayload(cw); err != nil {
 		return t, err
 	}
@@ -218,7 +218,7 @@ func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Wri
 	if err := bw.Flush(); err != nil {
 		return t, fmt.Errorf("failed to write installer: %w", err)
 	}
-	l := payload.Layout{PayloadOffset: int64(len(stub)), PayloadLength: cw.n}
+	l := payload.Layout{PayloadOffset: int64(len(stub)), PayloadLength: cw.N}
 	l.ManifestOffset = l.PayloadOffset + l.PayloadLength
 	l.ManifestLength = int64(len(mb))
 	l.TotalSize = l.ManifestOffset + l.ManifestLength + payload.TrailerSize
@@ -245,7 +245,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 	if err != nil {
 		return err
 	}
-	tarCount := &countingWriter{w: zw}
+	tarCount := &payload.CountingWriter{W: zw}
 	tw := tar.NewWriter(tarCount)
 	buf := make([]byte, 1<<20)
 	for _, e := range entries {
@@ -286,7 +286,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("failed to finish %s compression: %w", m.Compression, err)
 	}
-	m.TarSize = tarCount.n
+	m.TarSize = tarCount.N
 	if plan := planner.Plan(); len(plan.Files)+len(plan.Symlinks)+len(plan.Kept) > 0 {
 		b, err := json.Marshal(plan)
 		if err != nil {
@@ -343,16 +343,5 @@ func (p *patchingReader) Read(b []byte) (int, error) {
 		}
 	}
 	p.off += int64(n)
-	return n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
 	return n, err
 }

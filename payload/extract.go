@@ -235,7 +235,7 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		defer f.Close()
 		dst = io.MultiWriter(f, x.hash)
 	}
-	counted := &countingWriter{w: dst}
+	counted := &CountingWriter{W: dst}
 	var w io.Writer = counted
 	var wc io.WriteCloser
 	if rw.Wrap != nil && !x.DryRun {
@@ -250,7 +250,7 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 			return fmt.Errorf("failed to rewrite %q: %w", rec.Name, err)
 		}
 	}
-	rec.Size = counted.n
+	rec.Size = counted.N
 	if f != nil {
 		if rw.Patch != nil {
 			if err := rw.Patch(f, rec.Name); err != nil {
@@ -386,14 +386,15 @@ func rehash(f *os.File, h hash.Hash, buf []byte) error {
 	return err
 }
 
-type countingWriter struct {
-	w io.Writer
-	n int64
+// CountingWriter passes writes to W and counts the bytes written in N.
+type CountingWriter struct {
+	W io.Writer
+	N int64
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
+func (c *CountingWriter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
 	return n, err
 }
 

@@ -19,6 +19,16 @@ func hostDir(t *testing.T) string {
 	return d
 }
 
+// copyInstaller copies the installer run into dir, where every user can reach it.
+func copyInstaller(t *testing.T, run, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(run)
+	must(t, err)
+	dst := filepath.Join(dir, "app.run")
+	must(t, os.WriteFile(dst, b, 0o755))
+	return dst
+}
+
 func needRootTools(t *testing.T, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -52,10 +62,7 @@ func TestInstallThroughSymlinkFromReadOnlyDirWithNoexecTmp(t *testing.T) {
 	needRootTools(t, "unshare")
 	src := sampleTree(t)
 	dir := hostDir(t)
-	run := filepath.Join(dir, "app.run")
-	b, err := os.ReadFile(build(t, src))
-	must(t, err)
-	must(t, os.WriteFile(run, b, 0o755))
+	run := copyInstaller(t, build(t, src), dir)
 	link := filepath.Join(dir, "shortcut")
 	must(t, os.Symlink(run, link))
 	ro := filepath.Join(dir, "ro")
@@ -77,10 +84,7 @@ func TestInstallAsUserIntoHome(t *testing.T) {
 	needRootTools(t, "setpriv")
 	src := sampleTree(t)
 	dir := hostDir(t)
-	run := filepath.Join(dir, "app.run")
-	b, err := os.ReadFile(build(t, src))
-	must(t, err)
-	must(t, os.WriteFile(run, b, 0o755))
+	run := copyInstaller(t, build(t, src), dir)
 	home := filepath.Join(dir, "home")
 	must(t, os.Mkdir(home, 0o755))
 	must(t, os.Chown(home, 65534, 65534))
