@@ -108,23 +108,30 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 			Wrap: func(w io.Writer) io.WriteCloser { return &templateWriter{w: w, name: name, vars: a.vars} },
 		}, nil
 	}
-	strs := f.Strings
-	if f.Interp != nil {
-		strs = append(slices.Clone(strs), *f.Interp)
-	}
 	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
-		for _, s := range strs {
-			if err := patchString(file, s, old, prefix); err != nil {
+		for _, s := range f.Strings {
+			if err := patchString(file, s, replacePrefix(s.Value, old, prefix)); err != nil {
 				return fmt.Errorf("failed to relocate %q: %w", written, err)
+			}
+		}
+		if f.Interp != nil {
+			if err := patchString(file, *f.Interp, interpPath(f.Interp.Value, old, prefix)); err != nil {
+				return fmt.Errorf("failed to set the ELF interpreter of %q: %w", written, err)
 			}
 		}
 		return nil
 	}}, nil
 }
 
+// interpPath is the installed loader's path: cleaned, so that the extra
+// slashes of a bundle's reserved placeholder are dropped.
+func interpPath(v, old, prefix string) string {
+	return path.Clean(replacePrefix(v, old, prefix))
+}
+
 // patchString rewrites one planned string in place after checking that the
 // file holds what was planned.
-func patchString(f *os.File, s BinString, old, prefix string) error {
+func patchString(f *os.File, s BinString, value string) error {
 	buf := make([]byte, len(s.Value)+1)
 	if _, err := f.ReadAt(buf, s.Offset); err != nil {
 		return fmt.Errorf("failed to read the string at offset %d: %w", s.Offset, err)
@@ -133,7 +140,7 @@ func patchString(f *os.File, s BinString, old, prefix string) error {
 		return fmt.Errorf("the string at offset %d is not %q as planned: the payload was changed after planning", s.Offset, s.Value)
 	}
 	es := ELFString{Offset: s.Offset, Capacity: s.Capacity, Value: s.Value}
-	return WriteELFString(f, es, replacePrefix(s.Value, old, prefix))
+	return WriteELFString(f, es, value)
 }
 
 // Symlink returns the target to write for symlink name: a planned absolute

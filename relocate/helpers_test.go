@@ -128,6 +128,9 @@ func extract(t *testing.T, a *Applier, root, name string, data []byte, mode fs.F
 		name = rw.Name
 	}
 	full := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return "", err
+	}
 	f, err := os.OpenFile(full, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return "", err

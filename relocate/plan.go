@@ -176,17 +176,22 @@ func (pl *Plan) limits() []limit {
 	var out []limit
 	for i := range pl.Files {
 		f := &pl.Files[i]
-		strs := f.Strings
-		if f.Interp != nil {
-			strs = append(append([]BinString(nil), strs...), *f.Interp)
+		if in := f.Interp; in != nil && strings.HasPrefix(in.Value, pl.BuildPrefix) {
+			// The loader path is written cleaned (interpPath), so a
+			// placeholder padded with slashes reserves room.
+			out = append(out, limit{
+				max:  in.Capacity - len(path.Clean(in.Value[len(pl.BuildPrefix):])),
+				name: f.Name,
+				why:  fmt.Sprintf("its ELF interpreter field holds %d bytes", in.Capacity),
+			})
 		}
-		for _, s := range strs {
+		for _, s := range f.Strings {
 			// Each occurrence grows the string by the difference in length.
 			if k := countPrefix(s.Value, pl.BuildPrefix); k > 0 {
 				out = append(out, limit{
 					max:  len(pl.BuildPrefix) + (s.Capacity-len(s.Value))/k,
 					name: f.Name,
-					why:  fmt.Sprintf("a fixed-size string at offset %d (%d bytes) names the build prefix %d time(s)", s.Offset, s.Capacity, k),
+					why:  fmt.Sprintf("a fixed-size string at offset %d (%d bytes) names the build prefix %s", s.Offset, s.Capacity, times(k)),
 				})
 			}
 		}
@@ -202,6 +207,13 @@ func (pl *Plan) limits() []limit {
 		}
 	}
 	return out
+}
+
+func times(k int) string {
+	if k == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", k)
 }
 
 func floorDiv(a, b int) int {

@@ -17,8 +17,9 @@ import (
 const (
 	// window is how much of a file is searched at a time.
 	window = 1 << 20
-	// margin is read on both sides of a window: a C string longer than this
-	// is not taken for one (nor is an ELF-free binary blob's text).
+	// margin is read on both sides of a window. A C string must end within
+	// this many bytes of a match of the prefix; its start is looked for as
+	// far back.
 	margin = 64 << 10
 	// shebangMax bounds the first line read to plan a shebang.
 	shebangMax = 4 << 10
@@ -308,15 +309,15 @@ func cString(buf []byte, off, size int64, m, n int) (BinString, bool) {
 		}
 		start -= sz
 	}
-	end := m + n
-	for end < len(buf) && buf[end] != 0 {
+	end, limit := m+n, min(len(buf), m+margin)
+	for end < limit && buf[end] != 0 {
 		r, sz := utf8.DecodeRune(buf[end:])
 		if !isStrRune(r, sz) {
 			return BinString{}, false
 		}
 		end += sz
 	}
-	if end == len(buf) {
+	if end == limit {
 		return BinString{}, false // no NUL within the margin, or at the end of the file
 	}
 	return BinString{Offset: off + int64(start), Capacity: end - start, Value: string(buf[start:end])}, true
@@ -348,7 +349,9 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) error {
 	var out bytes.Buffer
 	check := Vars{Prefix: "/terrapack-check", Name: "name", Version: "0", BuildPrefix: p.prefix}
 	if err := render(&out, name, text, check); err != nil {
-		return err
+		// Trees carry *.tmpl files of their own (Go's does): keep those.
+		p.kept = append(p.kept, Kept{Name: name, Reason: fmt.Sprintf("not rendered, not a terrapack template: %v", err)})
+		return nil
 	}
 	p.files = append(p.files, FilePlan{Name: name, Kind: KindTemplate})
 	if indexPrefix(out.String(), p.prefix, 0) >= 0 {

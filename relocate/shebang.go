@@ -121,15 +121,16 @@ func newShebangRewrite(sb *Shebang, buildPrefix, prefix string) (*shebangRewrite
 // header is what replaces the first line; line2 is the script's second line
 // (a Python encoding declaration must stay on line 1 or 2).
 func (rw *shebangRewrite) header(line2 []byte, buildPrefix, prefix string) string {
-	run := `exec ` + rw.command + ` "$0" "$@"`
+	args := rw.command + ` "$0" "$@"`
+	run := "exec " + args
 	switch rw.style {
 	case StylePython:
-		// distlib's polyglot: sh runs the exec, Python sees a string literal.
+		// distlib's polyglot: sh reads '''exec' as exec, Python a string literal.
 		cookie := ""
 		if pythonCookie.Match(line2) {
 			cookie = replacePrefix(string(line2), buildPrefix, prefix) + "\n"
 		}
-		return "#!/bin/sh\n" + cookie + "'''exec' " + rw.command + ` "$0" "$@"` + "\n' '''\n"
+		return "#!/bin/sh\n" + cookie + "'''exec' " + args + "\n' '''\n"
 	case StyleShell:
 		// The interpreter is a shell too and runs this line again: the
 		// variable, set to the PID that exec keeps, tells it to go on; it is

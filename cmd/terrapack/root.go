@@ -12,6 +12,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBuildCmd(), newInspectCmd(), newISOCmd(), newVerifyCmd(), newTestVMCmd())
+	root.AddCommand(newBuildCmd(), newInspectCmd(), newISOCmd(), newVerifyCmd(), newBundleCmd(), newTestVMCmd())
 	return root
 }

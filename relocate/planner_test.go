@@ -1,0 +1,368 @@
+package relocate
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const binPrefix = "/home/ourapp/root"
+
+func planOne(t *testing.T, name string, data []byte, mode os.FileMode) (*Plan, []Patch) {
+	t.Helper()
+	p, err := NewPlanner(binPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patches, err := p.File(name, bytes.NewReader(data), int64(len(data)), mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return roundTrip(t, p.Plan()), patches
+}
+
+func TestNewPlannerRefuses(t *testing.T) {
+	for _, p := range []string{"", "relative/x", "/", "/a/", "/a//b", "/a/../b", "/a\nb", "/" + strings.Repeat("x", 5000)} {
+		if _, err := NewPlanner(p); err == nil {
+			t.Errorf("NewPlanner(%q) accepted", p)
+		}
+	}
+}
+
+func TestPlanKinds(t *testing.T) {
+	for _, tc := range []struct {
+		name, content string
+		mode          os.FileMode
+		kind          string // "" when nothing is planned
+	}{
+		{"etc/a.conf", "root=" + binPrefix + "\n", 0o644, KindText},
+		{"etc/other.conf", "root=" + binPrefix + "fs\n", 0o644, ""},
+		{"bin/x", "#!" + binPrefix + "/bin/sh\n", 0o755, KindShebang},
+		{"bin/y", "#!/bin/sh\nexec " + binPrefix + "/bin/z\n", 0o755, KindText},
+		{"lib/data.bin", "\x01\x02" + binPrefix + "/share\x00", 0o644, KindBinary},
+		{"lib/late-nul", strings.Repeat("text ", 3000) + binPrefix + "/x\x00", 0o644, KindBinary},
+		{"share/empty", "", 0o644, ""},
+	} {
+		pl, _ := planOne(t, tc.name, []byte(tc.content), tc.mode)
+		got := ""
+		if len(pl.Files) > 0 {
+			got = pl.Files[0].Kind
+		}
+		if got != tc.kind {
+			t.Errorf("%s: kind %q, want %q", tc.name, got, tc.kind)
+		}
+	}
+}
+
+func TestBinaryStrings(t *testing.T) {
+	P := binPrefix
+	data := []byte("\x7fXYZ\x00junk\x00" +
+		P + "/share/app\x00" + // a C string
+		"\x01\x02PATH=" + P + "/bin:" + P + "/lib\x00" + // twice in one, after binary bytes
+		P + "fs/other\x00" + // another path
+		"\x05" + P + "/loose\x05\x00" + // not NUL-terminated: kept
+		"\xff\xfe" + "caf\xc3\xa9/" + P + "/x\x00") // UTF-8 text before it, invalid bytes before that
+	pl, patches := planOne(t, "lib/blob", data, 0o644)
+	if len(patches) != 0 {
+		t.Fatalf("patches for a non-ELF file: %v", patches)
+	}
+	off := func(s string) int64 { return int64(bytes.Index(data, []byte(s))) }
+	want := []BinString{
+		{off(P + "/share"), len(P + "/share/app"), P + "/share/app"},
+		{off("PATH="), len("PATH=" + P + "/bin:" + P + "/lib"), "PATH=" + P + "/bin:" + P + "/lib"},
+		{off("caf"), len("café/" + P + "/x"), "café/" + P + "/x"},
+	}
+	if len(pl.Files) != 1 || !reflect.DeepEqual(pl.Files[0].Strings, want) {
+		t.Fatalf("plan %+v\nwant strings %+v", pl.Files, want)
+	}
+	if len(pl.Kept) != 1 || pl.Kept[0].Name != "lib/blob" || !strings.Contains(pl.Kept[0].Reason, "1 occurrence") {
+		t.Fatalf("kept %+v", pl.Kept)
+	}
+	if got := pl.MaxTargetLen(); got != len(P) {
+		t.Fatalf("MaxTargetLen = %d, want %d", got, len(P))
+	}
+
+	a, err := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := extract(t, a, t.TempDir(), "lib/blob", data, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	pad := func(s string, n int) string { return s + strings.Repeat("\x00", n-len(s)) }
+	wantData := []byte("\x7fXYZ\x00junk\x00" +
+		pad("/opt/app/share/app", len(P+"/share/app")) + "\x00" +
+		"\x01\x02" + pad("PATH=/opt/app/bin:/opt/app/lib", len("PATH="+P+"/bin:"+P+"/lib")) + "\x00" +
+		P + "fs/other\x00" +
+		"\x05" + P + "/loose\x05\x00" +
+		"\xff\xfe" + pad("café//opt/app/x", len("café/"+P+"/x")) + "\x00")
+	if !bytes.Equal(got, wantData) {
+		t.Fatalf("installed\n%q\nwant\n%q", got, wantData)
+	}
+
+	// The same length is the longest allowed; one more byte is refused.
+	if _, err := NewApplier(pl, Vars{Prefix: "/" + strings.Repeat("x", len(P)-1)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewApplier(pl, Vars{Prefix: "/" + strings.Repeat("x", len(P))})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", len(P))) || !strings.Contains(err.Error(), "build the package under a longer prefix") {
+		t.Fatalf("error %v", err)
+	}
+
+	// A payload that differs from the plan is refused.
+	a, _ = NewApplier(pl, Vars{Prefix: "/opt/app"})
+	changed := bytes.Replace(data, []byte("/share/app"), []byte("/share/xyz"), 1)
+	if _, err := extract(t, a, t.TempDir(), "lib/blob", changed, 0o644); err == nil || !strings.Contains(err.Error(), "not \"") {
+		t.Fatalf("error %v, want a mismatch", err)
+	}
+}
+
+// TestBinaryWindows puts strings across the 1 MiB search windows.
+func TestBinaryWindows(t *testing.T) {
+	data := bytes.Repeat([]byte{0xAA}, 3*window)
+	at := []int{window - 3, 2*window - 10, 2*window + 100}
+	var want []BinString
+	for _, o := range at {
+		s := "lead/" + binPrefix + "/tail"
+		data[o-6] = 0
+		copy(data[o-5:], s+"\x00")
+		want = append(want, BinString{Offset: int64(o - 5), Capacity: len(s), Value: s})
+	}
+	// A string longer than the margin is not taken for a C string.
+	long := bytes.Repeat([]byte("x"), margin+10)
+	copy(long[10:], binPrefix+"/")
+	copy(data[window+100:], append(long, 0))
+	pl, _ := planOne(t, "big", data, 0o644)
+	if len(pl.Files) != 1 || !reflect.DeepEqual(pl.Files[0].Strings, want) {
+		t.Fatalf("strings %+v, want %+v", pl.Files, want)
+	}
+	if len(pl.Kept) != 1 {
+		t.Fatalf("kept %+v, want the over-long string", pl.Kept)
+	}
+}
+
+func TestMaxTargetLen(t *testing.T) {
+	P := binPrefix
+	pl := &Plan{BuildPrefix: P, Files: []FilePlan{
+		{Name: "a", Kind: KindText},
+		{Name: "bin/x", Kind: KindELF, Interp: &BinString{Offset: 0x318, Capacity: len(P+"/ld.so") + 10, Value: P + "/ld.so"}},
+		// Twice in one string: each byte of slack is shared by both.
+		{Name: "lib/y", Kind: KindBinary, Strings: []BinString{{Offset: 8, Capacity: len(P+":"+P) + 9, Value: P + ":" + P}}},
+	}}
+	if got, want := pl.MaxTargetLen(), len(P)+4; got != want {
+		t.Fatalf("MaxTargetLen = %d, want %d", got, want)
+	}
+	pl.Files = pl.Files[:2]
+	if got, want := pl.MaxTargetLen(), len(P)+10; got != want {
+		t.Fatalf("MaxTargetLen = %d, want %d", got, want)
+	}
+	pl.Files = pl.Files[:1]
+	if got := pl.MaxTargetLen(); got != -1 {
+		t.Fatalf("MaxTargetLen = %d, want -1 for text only", got)
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	P := binPrefix
+	text := "#!/bin/sh\n# {{.Name}} {{.Version}} built in {{.BuildPrefix}}\nexec {{.Prefix}}/bin/app \"$@\"\n"
+	pl, _ := planOne(t, "bin/launch.tmpl", []byte(text), 0o755)
+	if len(pl.Files) != 1 || pl.Files[0].Kind != KindTemplate {
+		t.Fatalf("plan %+v", pl)
+	}
+	if len(pl.Kept) != 1 || pl.Kept[0].Name != "bin/launch" {
+		t.Fatalf("kept %+v: the template renders the build prefix", pl.Kept)
+	}
+	a, err := NewApplier(pl, Vars{Prefix: "/opt/app", Name: "app", Version: "1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "bin"), 0o755)
+	out, err := extract(t, a, root, "bin/launch.tmpl", []byte(text), 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(out) != "launch" {
+		t.Fatalf("installed as %s", out)
+	}
+	got, _ := os.ReadFile(out)
+	if want := "#!/bin/sh\n# app 1.2 built in " + P + "\nexec /opt/app/bin/app \"$@\"\n"; string(got) != want {
+		t.Fatalf("rendered %q, want %q", got, want)
+	}
+
+	// *.tmpl files that are not terrapack templates (Go's tree has some)
+	// are kept as they are, with the reason in the plan.
+	for _, tc := range []struct{ name, text, reason string }{
+		{"a.tmpl", "{{.Nope}}", `"a.tmpl"`},
+		{"b.tmpl", "{{if}}", `not rendered, not a terrapack template`},
+	} {
+		p, _ := NewPlanner(P)
+		if _, err := p.File(tc.name, strings.NewReader(tc.text), int64(len(tc.text)), 0o644); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if k := p.Plan().Kept; len(k) != 1 || k[0].Name != tc.name || !strings.Contains(k[0].Reason, tc.reason) {
+			t.Errorf("%s: kept %+v, want reason %q", tc.name, k, tc.reason)
+		}
+	}
+	// Templates are checked at build.
+	for _, tc := range []struct{ name, text, msg string }{
+		{"c.tmpl", strings.Repeat("x", templateMax+1), "over the 1048576-byte limit"},
+		{"d/.tmpl", "x", "no name"},
+	} {
+		p, _ := NewPlanner(P)
+		_, err := p.File(tc.name, strings.NewReader(tc.text), int64(len(tc.text)), 0o644)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.msg)
+		}
+	}
+	// A template may not install over another file.
+	p, _ := NewPlanner(P)
+	p.File("x", strings.NewReader(""), 0, 0o644)
+	if _, err := p.File("x.tmpl", strings.NewReader(""), 0, 0o644); err == nil || !strings.Contains(err.Error(), `installs as "x"`) {
+		t.Errorf("clash not refused: %v", err)
+	}
+}
+
+func TestSymlinks(t *testing.T) {
+	P := binPrefix
+	p, _ := NewPlanner(P)
+	for name, target := range map[string]string{
+		"bin/current":    P + "/bin/app",
+		"share/root":     P,
+		"lib/deep/a/b/c": P + "/lib//libx.so.1",
+		"bin/relative":   "app",
+		"bin/system":     "/usr/bin/env",
+		"bin/sibling":    P + "fs/bin/app",
+		"bin/escape":     P + "/../etc/passwd",
+	} {
+		p.Symlink(name, target)
+	}
+	pl := roundTrip(t, p.Plan())
+	var names []string
+	for _, l := range pl.Symlinks {
+		names = append(names, l.Name)
+	}
+	if want := []string{"bin/current", "lib/deep/a/b/c", "share/root"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("planned %q, want %q", names, want)
+	}
+	a, err := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, target, want string }{
+		{"bin/current", P + "/bin/app", "app"},
+		{"share/root", P, ".."},
+		{"lib/deep/a/b/c", P + "/lib//libx.so.1", "../../../libx.so.1"},
+		{"bin/relative", "app", "app"},
+		{"bin/system", "/usr/bin/env", "/usr/bin/env"},
+	} {
+		got, err := a.Symlink(tc.name, tc.target)
+		if err != nil || got != tc.want {
+			t.Errorf("Symlink(%q, %q) = %q, %v; want %q", tc.name, tc.target, got, err, tc.want)
+		}
+	}
+	if rest := a.Remaining(); len(rest) != 0 {
+		t.Fatalf("Remaining = %q", rest)
+	}
+	b, _ := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	if _, err := b.Symlink("bin/current", P+"/bin/other"); err == nil {
+		t.Error("a symlink other than planned was accepted")
+	}
+	if rest := b.Remaining(); !reflect.DeepEqual(rest, []string{"lib/deep/a/b/c", "share/root"}) {
+		t.Errorf("Remaining = %q", rest)
+	}
+}
+
+func TestOriginPaths(t *testing.T) {
+	P := binPrefix
+	p, _ := NewPlanner(P)
+	for _, tc := range []struct{ name, in, want string }{
+		{"bin/app", P + "/lib", "$ORIGIN/../lib"},
+		{"lib/libx.so", P + "/lib", "$ORIGIN"},
+		{"app", P, "$ORIGIN"},
+		{"lib/python3/site/m.so", P + "/lib:/usr/lib:" + P + "/lib/../lib64/:$ORIGIN", "$ORIGIN/../..:/usr/lib:$ORIGIN/../../../lib64:$ORIGIN"},
+		{"bin/app", P + "fs/lib:" + P + "/../x:", P + "fs/lib:" + P + "/../x:"},
+	} {
+		if got := p.originPaths(tc.name, tc.in); got != tc.want {
+			t.Errorf("originPaths(%q, %q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestRPathTooLong checks the build error when the $ORIGIN form does not fit.
+func TestRPathTooLong(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "p")
+	// Each level adds "../" to the relative form: go deep enough to outgrow the absolute one.
+	levels := strings.Repeat("d/", len(root)/3+1)
+	prog, _ := buildGreet(t, filepath.Join(root, levels), root+"/lib", "--disable-new-dtags")
+	data, err := os.ReadFile(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := NewPlanner(root)
+	name := levels + "bin/prog"
+	_, err = p.File(name, bytes.NewReader(data), int64(len(data)), 0o755)
+	rel := "$ORIGIN/.." + strings.Repeat("/..", strings.Count(levels, "/")) + "/lib"
+	want := fmt.Sprintf("is %d bytes, longer than the %d bytes available", len(rel), len(root+"/lib"))
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}
+
+func TestPycKept(t *testing.T) {
+	data := []byte("\xa7\x0d\x0d\x0a\x00\x00\x00\x00\xe3\x00\x00\x00\xfa\x20" + binPrefix + "/lib/m.py\xda\x08<module>")
+	pl, _ := planOne(t, "lib/__pycache__/m.cpython-311.pyc", data, 0o644)
+	if len(pl.Files) != 0 || len(pl.Kept) != 1 || !strings.Contains(pl.Kept[0].Reason, "compiled Python") {
+		t.Fatalf("plan %+v", pl)
+	}
+}
+
+func TestPlanDeterministic(t *testing.T) {
+	files := map[string]string{"z": binPrefix, "a": binPrefix, "m/x.tmpl": "", "b": "\x00" + binPrefix + "/x\x01"}
+	var plans []*Plan
+	for _, order := range [][]string{{"z", "a", "m/x.tmpl", "b"}, {"b", "m/x.tmpl", "a", "z"}} {
+		p, _ := NewPlanner(binPrefix)
+		for _, n := range order {
+			if _, err := p.File(n, strings.NewReader(files[n]), int64(len(files[n])), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.Symlink("l2", binPrefix)
+		p.Symlink("l1", binPrefix)
+		plans = append(plans, p.Plan())
+	}
+	if !reflect.DeepEqual(plans[0], plans[1]) {
+		t.Fatalf("plans differ:\n%+v\n%+v", plans[0], plans[1])
+	}
+	if plans[0].Files[0].Name != "a" || plans[0].Symlinks[0].Name != "l1" {
+		t.Fatalf("not sorted: %+v", plans[0])
+	}
+}
+
+func TestNewApplierRefuses(t *testing.T) {
+	good := &Plan{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindText}}}
+	for _, prefix := range []string{"", "opt/x", "/", "/opt/x/", "/opt/\nx"} {
+		if _, err := NewApplier(good, Vars{Prefix: prefix}); err == nil {
+			t.Errorf("install path %q accepted", prefix)
+		}
+	}
+	for _, pl := range []*Plan{
+		{BuildPrefix: "rel"},
+		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "../a", Kind: KindText}}},
+		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: "nope"}}},
+		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindText}, {Name: "a", Kind: KindText}}},
+		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindBinary, Strings: []BinString{{Capacity: 1, Value: binPrefix}}}}},
+		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindShebang}}},
+		{BuildPrefix: binPrefix, Symlinks: []LinkPlan{{Name: "l", Target: "/elsewhere"}}},
+	} {
+		if _, err := NewApplier(pl, Vars{Prefix: "/opt/x"}); err == nil || !strings.Contains(err.Error(), "invalid relocation plan") {
+			t.Errorf("plan %+v: error %v", pl, err)
+		}
+	}
+}
