@@ -96,7 +96,7 @@ func TestBuildErrors(t *testing.T) {
 	mustFail(t, terrapack(t, "build", filepath.Join(dir, "nope"), "-o", out), 1, "terrapack: error: source folder", "does not exist")
 	file := filepath.Join(dir, "file")
 	must(t, os.WriteFile(file, nil, 0o644))
-	mustFail(t, terrapack(t, "build", file, "-o", out), 1, "is not a folder")
+	mustFail(t, terrapack(t, "build", file, "-o", out), 1, "is neither a folder nor a known archive")
 
 	src := sampleTree(t)
 	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(src, "bin", "self.run")), 1, "is inside the source folder")
