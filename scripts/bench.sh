@@ -32,6 +32,12 @@ hyperfine --runs "$runs" --export-csv "$work/install.csv" \
   -n makeself-zstd "$work/m.run --quiet --noexec --target $work/out >/dev/null" \
   -n zstd-tar "mkdir $work/out && zstd -dc $work/p.tar.zst | tar -x -C $work/out" >/dev/null
 
+# ISO: our writer against xorriso on the same installer.
+mkdir "$work/disc" && cp "$work/t.run" "$work/disc/app.run"
+hyperfine --runs "$runs" --export-csv "$work/iso.csv" \
+  -n terrapack "bin/terrapack iso $work/t.run -o $work/t.iso" \
+  -n xorriso "xorriso -as mkisofs -quiet -R -J -o $work/x.iso $work/disc" >/dev/null
+
 mean() { awk -F, -v n="$2" 'NR>1 && $1==n {print $2}' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 rm -rf "$work/out"; rss=$( { /usr/bin/time -f %M "$work/t.run" --to "$work/out" -q; } 2>&1 | tail -1)
@@ -53,6 +59,7 @@ machine are noisy. Lower is better.
 | build vs makeself --zstd (level 9, default) | $(ratio "$tb" "$mb") | ≤ 0.5 |
 | installer size vs makeself --zstd output | $(ratio "$t_size" "$m_size") | ≤ 1.0 |
 | installer size vs plain \`tar \| zstd -3\` | $(ratio "$t_size" "$p_size") | – |
+| ISO build throughput vs \`xorriso -as mkisofs -R -J\` (time ratio xorriso/terrapack; includes our SHA256SUMS pass) | $(ratio "$(mean "$work/iso.csv" xorriso)" "$(mean "$work/iso.csv" terrapack)") | ≥ 0.9 |
 
 | absolute | value | target |
 |---|---|---|
