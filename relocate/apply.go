@@ -110,12 +110,13 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 	}
 	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
 		for _, s := range f.Strings {
-			if err := patchString(file, s, replacePrefix(s.Value, old, prefix)); err != nil {
+			if err := patchString(file, s, old, replacePrefix(s.Value, old, prefix)); err != nil {
 				return fmt.Errorf("failed to relocate %q: %w", written, err)
 			}
 		}
 		if f.Interp != nil {
-			if err := patchString(file, *f.Interp, interpPath(f.Interp.Value, old, prefix)); err != nil {
+			in := f.Interp
+			if err := WriteELFString(file, ELFString{Offset: in.Offset, Capacity: in.Capacity, Value: in.Value}, interpPath(in.Value, old, prefix)); err != nil {
 				return fmt.Errorf("failed to set the ELF interpreter of %q: %w", written, err)
 			}
 		}
@@ -131,7 +132,7 @@ func interpPath(v, old, prefix string) string {
 
 // patchString rewrites one planned string in place after checking that the
 // file holds what was planned.
-func patchString(f *os.File, s BinString, value string) error {
+func patchString(f *os.File, s BinString, oldPrefix, value string) error {
 	buf := make([]byte, len(s.Value)+1)
 	if _, err := f.ReadAt(buf, s.Offset); err != nil {
 		return fmt.Errorf("failed to read the string at offset %d: %w", s.Offset, err)
@@ -139,8 +140,22 @@ func patchString(f *os.File, s BinString, value string) error {
 	if string(buf[:len(s.Value)]) != s.Value || buf[len(s.Value)] != 0 {
 		return fmt.Errorf("the string at offset %d is not %q as planned: the payload was changed after planning", s.Offset, s.Value)
 	}
-	es := ELFString{Offset: s.Offset, Capacity: s.Capacity, Value: s.Value}
-	return WriteELFString(f, es, value)
+	if len(value) > s.Capacity {
+		return fmt.Errorf("%q does not fit the %d bytes at offset %d", value, s.Capacity, s.Offset)
+	}
+	// The old bytes after the new string's NUL stay, so that a string the
+	// linker merged into this one's tail (PY_VERSION "3.11.7" inside
+	// ".../versions/3.11.7") still reads the same. Only up to the first byte
+	// of the last prefix occurrence is cleared, so no whole copy of the old
+	// prefix is left behind.
+	b := append([]byte(value), 0)
+	if last := strings.LastIndex(s.Value, oldPrefix); last >= len(b) {
+		b = append(b, make([]byte, last+1-len(b))...)
+	}
+	if _, err := f.WriteAt(b, s.Offset); err != nil {
+		return fmt.Errorf("failed to write the string at offset %d: %w", s.Offset, err)
+	}
+	return nil
 }
 
 // Symlink returns the target to write for symlink name: a planned absolute

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -176,17 +175,17 @@ func TestEndToEnd(t *testing.T) {
 		} else if data, err = os.ReadFile(p); err != nil {
 			return err
 		}
-		if countPrefix(string(data), P) > 0 {
+		if countPrefix(string(data), P) > 0 && !strings.HasSuffix(p, ".pyc") {
 			rel, _ := filepath.Rel(T, p)
 			left = append(left, rel)
 		}
 		return nil
 	})
-	if want := []string{pl.Kept[0].Name}; !slices.Equal(left, want) {
-		t.Errorf("files naming the build prefix: %q, want only %q", left, want)
+	if len(left) > 0 || pl.Kept[0].Name != "*.pyc" {
+		t.Errorf("files naming the build prefix: %q; kept %q", left, pl.Kept)
 	}
-	out, _ := exec.Command("grep", "-rlF", P+"/", T).Output()
-	if got := strings.TrimSpace(string(out)); got != filepath.Join(T, pl.Kept[0].Name) {
+	out, _ := exec.Command("grep", "-rlF", "--exclude=*.pyc", P+"/", T).Output()
+	if got := strings.TrimSpace(string(out)); got != "" {
 		t.Errorf("grep -r finds the build prefix in:\n%s", got)
 	}
 }

@@ -40,6 +40,7 @@ type Planner struct {
 	files   []FilePlan
 	links   []LinkPlan
 	kept    []Kept
+	pyc     int               // compiled Python files naming the prefix, all kept
 	outputs map[string]string // installed name → planned source name, to catch clashes
 	buf     []byte
 }
@@ -62,14 +63,20 @@ func (p *Planner) File(name string, r io.ReaderAt, size int64, mode fs.FileMode)
 	}
 	out := name
 	if strings.HasSuffix(name, ".tmpl") {
-		out = strings.TrimSuffix(name, ".tmpl")
+		isTemplate, err := p.template(name, r, size)
+		if err != nil {
+			return nil, err
+		}
+		if isTemplate {
+			out = strings.TrimSuffix(name, ".tmpl")
+		}
 	}
 	if prev, ok := p.outputs[out]; ok {
 		return nil, fmt.Errorf("cannot plan %q: it installs as %q, like %q", name, out, prev)
 	}
 	p.outputs[out] = name
 	if out != name {
-		return nil, p.template(name, r, size)
+		return nil, nil
 	}
 
 	hits, hasNUL, err := p.survey(r, size)
@@ -249,7 +256,7 @@ func (w *patchRecorder) WriteAt(b []byte, off int64) (int, error) {
 // elsewhere cannot be rewritten safely and are reported as kept.
 func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *BinString, skip [][2]int64) error {
 	if isPyc(name) {
-		p.kept = append(p.kept, Kept{Name: name, Reason: "compiled Python: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks, and Python recompiles a cache whose relocated source changed size"})
+		p.pyc++ // listed once, as a count: a Python tree has tens of thousands
 		return nil
 	}
 	var strs []BinString
@@ -334,30 +341,31 @@ func overlaps(s BinString, ranges [][2]int64) bool {
 	return false
 }
 
-// template checks a template now, so that only its rendering can fail at install.
-func (p *Planner) template(name string, r io.ReaderAt, size int64) error {
-	if path.Base(name) == ".tmpl" {
-		return fmt.Errorf("template %q has no name before %q", name, ".tmpl")
-	}
-	if size > templateMax {
-		return fmt.Errorf("template %q is %d bytes, over the %d-byte limit for templates", name, size, templateMax)
+// template plans name as a terrapack template when it is one: a *.tmpl file
+// that uses {{ }} and renders with terrapack's fields. Trees carry *.tmpl
+// files of their own (setuptools' script.tmpl, Go's test data): those are
+// ordinary files, and ok is false.
+func (p *Planner) template(name string, r io.ReaderAt, size int64) (ok bool, err error) {
+	if path.Base(name) == ".tmpl" || size > templateMax {
+		return false, nil
 	}
 	text := make([]byte, size)
 	if _, err := r.ReadAt(text, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
-		return fmt.Errorf("failed to read template %q: %w", name, err)
+		return false, fmt.Errorf("failed to read template %q: %w", name, err)
+	}
+	if !bytes.Contains(text, []byte("{{")) {
+		return false, nil
 	}
 	var out bytes.Buffer
 	check := Vars{Prefix: "/terrapack-check", Name: "name", Version: "0", BuildPrefix: p.prefix}
 	if err := render(&out, name, text, check); err != nil {
-		// Trees carry *.tmpl files of their own (Go's does): keep those.
-		p.kept = append(p.kept, Kept{Name: name, Reason: fmt.Sprintf("not rendered, not a terrapack template: %v", err)})
-		return nil
+		return false, nil
 	}
 	p.files = append(p.files, FilePlan{Name: name, Kind: KindTemplate})
 	if indexPrefix(out.String(), p.prefix, 0) >= 0 {
 		p.kept = append(p.kept, Kept{Name: strings.TrimSuffix(name, ".tmpl"), Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
 	}
-	return nil
+	return true, nil
 }
 
 // render executes template text, named name for errors, with vars.
@@ -389,6 +397,9 @@ func (p *Planner) Plan() *Plan {
 	}
 	slices.SortFunc(pl.Files, func(a, b FilePlan) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(pl.Symlinks, func(a, b LinkPlan) int { return strings.Compare(a.Name, b.Name) })
+	if p.pyc > 0 {
+		pl.Kept = append(pl.Kept, Kept{Name: "*.pyc", Reason: fmt.Sprintf("%d compiled Python files: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks only, and Python recompiles a cache whose relocated source changed size", p.pyc)})
+	}
 	slices.SortStableFunc(pl.Kept, func(a, b Kept) int { return strings.Compare(a.Name, b.Name) })
 	return pl
 }

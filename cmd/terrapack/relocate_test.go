@@ -146,3 +146,37 @@ func TestArchiveInput(t *testing.T) {
 		})
 	}
 }
+
+// TestRealInterpreterTree relocates a CPython built with --prefix (pyenv's,
+// tens of thousands of files) and uses it from elsewhere.
+func TestRealInterpreterTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the 740 MB interpreter tree")
+	}
+	trees, _ := filepath.Glob("/root/.pyenv/versions/3.*")
+	if len(trees) == 0 {
+		t.Skip("no pyenv-built CPython under /root/.pyenv/versions on this machine")
+	}
+	src := trees[0]
+	run := filepath.Join(t.TempDir(), "py.run")
+	mustOK(t, terrapack(t, "build", src, "-o", run, "-q"))
+	target := filepath.Join(t.TempDir(), "py")
+	if len(target) > len(src) {
+		target = filepath.Join("/var/tmp", filepath.Base(t.TempDir()))
+		t.Cleanup(func() { os.RemoveAll(target) })
+	}
+	mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
+	py := filepath.Join(target, "bin", "python3")
+	r := mustOK(t, runCmd(t, []string{"LD_LIBRARY_PATH=", "PYTHONHOME="}, py, "-c",
+		"import sys, ssl, sqlite3, json, platform; print(sys.prefix, platform.python_implementation())"))
+	if strings.TrimSpace(r.stdout) != target+" CPython" {
+		t.Errorf("relocated python reports %q", r.stdout)
+	}
+	if r := runCmd(t, nil, filepath.Join(target, "bin", "pip3"), "--version"); r.code != 0 || !strings.Contains(r.stdout, target) {
+		t.Errorf("pip3 from the relocated tree:\n%s", r)
+	}
+	grep := runCmd(t, nil, "grep", "-rlF", "--exclude-dir=.terrapack", "--exclude=*.pyc", src, target)
+	if grep.code != 1 {
+		t.Errorf("installed files still name %s:\n%s", src, grep.stdout)
+	}
+}
