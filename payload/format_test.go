@@ -3,6 +3,7 @@ package payload
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -52,4 +53,34 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Open(bytes.NewReader(b), int64(len(b)), nil)
 	})
+}
+
+// TestZstdFrames checks the parallel zstd writer: empty, exact-chunk and
+// multi-frame streams decode to the input, and the bytes do not depend on
+// the number of cores.
+func TestZstdFrames(t *testing.T) {
+	for _, size := range []int{0, 1, zstdChunk, zstdChunk + 12345} {
+		in := make([]byte, size)
+		for i := range in {
+			in[i] = byte(i * 7 % 251)
+		}
+		var out bytes.Buffer
+		w, err := NewCompressor(&out, Zstd, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(in[:size/2])
+		w.Write(in[size/2:])
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewDecompressor(bytes.NewReader(out.Bytes()), Zstd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, in) {
+			t.Fatalf("size %d: round trip failed: %v", size, err)
+		}
+	}
 }
