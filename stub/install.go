@@ -63,8 +63,9 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 		}
 	}()
 	parent := filepath.Dir(target)
-	// Files are created with exactly the payload's modes.
-	unix.Umask(0)
+	// Files are created with exactly the payload's modes; the hook gets the
+	// user's umask back.
+	umask := unix.Umask(0)
 	tx, err := begin(parent, filepath.Base(target))
 	if err != nil {
 		return err
@@ -110,6 +111,7 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	}
 	if m.PostInstall != "" && !o.noHook {
 		p.linef("running post-install hook %s", m.PostInstall)
+		unix.Umask(umask)
 		if herr := runHook(ctx, target, m); herr != nil {
 			if rerr := tx.rollback(target, state); rerr != nil {
 				return fmt.Errorf("post-install hook failed (%v) and restoring the previous state failed too: %w", herr, rerr)

@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	terrapackBin = filepath.Join(root, "bin", "terrapack")
+	syscall.Umask(0o022) // the usual one, whatever the caller's
 	os.Exit(m.Run())
 }
 

@@ -233,13 +233,17 @@ func TestUninstall(t *testing.T) {
 
 func TestPostInstallHookFailureRollsBack(t *testing.T) {
 	src := sampleTree(t)
-	must(t, os.WriteFile(filepath.Join(src, "hook.sh"), []byte("#!/bin/sh\necho hook ran in \"$TERRAPACK_PREFIX\"\nexit ${HOOK_EXIT:-0}\n"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "hook.sh"), []byte("#!/bin/sh\necho hook ran in \"$TERRAPACK_PREFIX\"\ntouch \"$TERRAPACK_PREFIX/made-by-hook\"\nexit ${HOOK_EXIT:-0}\n"), 0o755))
 	run := build(t, src, "--post-install", "hook.sh", "--name", "sample")
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
 	r := mustOK(t, runCmd(t, nil, run, "--to", target))
 	if !strings.Contains(r.stderr, "hook ran in "+target) {
 		t.Errorf("hook did not run with TERRAPACK_PREFIX:\n%s", r)
+	}
+	// The hook runs with the user's umask, not the installer's 0.
+	if st, err := os.Stat(filepath.Join(target, "made-by-hook")); err != nil || st.Mode().Perm()&0o022 != 0 {
+		t.Errorf("file made by the hook: %v, %v (want no group/other write under umask 022)", st.Mode(), err)
 	}
 	before := sum(t, filepath.Join(target, ".terrapack/install.json"))
 	must(t, os.WriteFile(filepath.Join(target, "marker-of-v1"), nil, 0o644))
