@@ -58,12 +58,17 @@ type Options struct {
 	Executables []string // names looked up in PATH, or paths
 	Output      string   // folder to create (must be absent or empty)
 	Includes    []Include
-	Epoch       *time.Time // SOURCE_DATE_EPOCH: every mtime; nil keeps the sources' mtimes
-	Log         io.Writer  // progress; nil for none
+	// Env lists NAME=VALUE pairs every launcher exports, in order. VALUE is
+	// expanded by sh at run time; $TERRARIUM is the terrarium's folder, e.g.
+	// MAGICK_CODER_MODULE_PATH=$TERRARIUM/lib/ImageMagick/coders.
+	Env   []string
+	Epoch *time.Time // SOURCE_DATE_EPOCH: every mtime; nil keeps the sources' mtimes
+	Log   io.Writer  // progress; nil for none
 }
 
 // bundler holds the state of one Bundle call.
 type bundler struct {
+	env      []string
 	out      string // absolute real path of the output folder
 	r        *resolver
 	patchelf string
@@ -92,6 +97,9 @@ func Bundle(o Options) (err error) {
 	if err != nil {
 		return errors.New(`patchelf is needed to bundle but was not found in PATH: install the Debian package "patchelf"`)
 	}
+	if err := checkEnv(o.Env); err != nil {
+		return err
+	}
 	exes, err := resolveExes(o.Executables)
 	if err != nil {
 		return err
@@ -110,7 +118,7 @@ func Bundle(o Options) (err error) {
 		}
 	}()
 	b := &bundler{
-		out: out, r: r, patchelf: pe, epoch: o.Epoch, log: o.Log,
+		out: out, r: r, patchelf: pe, epoch: o.Epoch, log: o.Log, env: o.Env,
 		libSrc: map[string]string{}, libAlias: map[string]string{}, loaders: map[string]bool{},
 		rpaths: map[string][]string{}, times: map[string]time.Time{},
 	}
@@ -398,16 +406,43 @@ func isELF(p string) bool {
 	return relocate.IsELF(head[:n])
 }
 
-// launcherScript runs pbin/NAME from wherever the terrarium lies. It needs
-// only a POSIX sh with dirname and pwd (busybox has both), not /proc.
-func launcherScript(name string) string {
+// launcherScript runs pbin/NAME from wherever the terrarium lies, exporting
+// env first. It needs only a POSIX sh with dirname and pwd (busybox has
+// both), not /proc.
+func launcherScript(name string, env []string) string {
+	var exports strings.Builder
+	if len(env) > 0 {
+		exports.WriteString("TERRARIUM=$(cd \"$here/..\" && pwd -P) || exit 127\n")
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			fmt.Fprintf(&exports, "export %s=\"%s\"\n", k, v)
+		}
+	}
 	return `#!/bin/sh
 # terrapack terrarium launcher: run the bundled program with its own libraries.
 here=$(cd "$(dirname "$0")" && pwd -P) || exit 127
 # Without /proc, ld.so cannot expand $ORIGIN for the program; tell it.
 [ -r /proc/self/exe ] || export LD_ORIGIN_PATH="$here/../pbin"
-exec "$here/../pbin/"` + shellQuote(name) + ` "$@"
+` + exports.String() + `exec "$here/../pbin/"` + shellQuote(name) + ` "$@"
 `
+}
+
+// checkEnv refuses --env entries that would not survive inside sh's double
+// quotes as the user wrote them.
+func checkEnv(env []string) error {
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		valid := ok && k != "" && !strings.ContainsAny(v, "\"`\\\n")
+		for i, c := range k {
+			if !(c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || i > 0 && '0' <= c && c <= '9') {
+				valid = false
+			}
+		}
+		if !valid {
+			return fmt.Errorf("--env %q must be NAME=VALUE, NAME a shell variable name, VALUE without \", `, \\ or newlines", kv)
+		}
+	}
+	return nil
 }
 
 func shellQuote(s string) string {
@@ -416,7 +451,7 @@ func shellQuote(s string) string {
 
 func (b *bundler) writeLauncher(name string, mtime time.Time) error {
 	dst := filepath.Join(b.out, "ebin", name)
-	if err := os.WriteFile(dst, []byte(launcherScript(name)), 0o755); err != nil {
+	if err := os.WriteFile(dst, []byte(launcherScript(name, b.env)), 0o755); err != nil {
 		return fmt.Errorf("failed to write launcher %q: %w", dst, err)
 	}
 	b.times[dst] = mtime

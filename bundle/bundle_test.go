@@ -228,7 +228,7 @@ func TestBundleRefusesNonEmptyOutput(t *testing.T) {
 }
 
 func TestLauncherScript(t *testing.T) {
-	s := launcherScript("it's")
+	s := launcherScript("it's", nil)
 	if !strings.HasPrefix(s, "#!/bin/sh\n") || !strings.Contains(s, `exec "$here/../pbin/"'it'\''s' "$@"`) {
 		t.Errorf("launcher:\n%s", s)
 	}

@@ -23,7 +23,10 @@ loader. --localize does that in place instead, to run DIR where it lies.
 EXE is looked up in PATH unless it contains a slash. Needs patchelf.
 SOURCE_DATE_EPOCH, when set, becomes every file's mtime.`,
 		Example: `  terrapack bundle curl -o app
-  terrapack bundle python3 --include /usr/lib/python3.11:lib/python3.11 -o py`,
+  terrapack bundle python3 --include /usr/lib/python3.11:lib/python3.11 -o py
+  terrapack bundle convert-im6.q16 -o im \
+    --include /usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16:lib/im/modules \
+    --env 'MAGICK_CODER_MODULE_PATH=$TERRARIUM/lib/im/modules/coders'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Executables = args
@@ -51,6 +54,7 @@ SOURCE_DATE_EPOCH, when set, becomes every file's mtime.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.Output, "output", "o", "", "folder to create (required; must be absent or empty)")
 	f.StringArrayVar(&includes, "include", nil, "copy the tree SRC[:DEST] into the bundle, with the libraries its shared objects need")
+	f.StringArrayVar(&o.Env, "env", nil, "NAME=VALUE every launcher exports; $TERRARIUM is the install folder (expanded by sh at run time)")
 	f.BoolVar(&localize, "localize", false, "point the programs at DIR's own loader so DIR runs in place")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
 	cmd.MarkFlagRequired("output")

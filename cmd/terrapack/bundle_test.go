@@ -31,3 +31,23 @@ func TestBundleInstallsAnywhere(t *testing.T) {
 		t.Errorf("installed files still name the bundle folder:\n%s", grep)
 	}
 }
+
+// TestBundleEnv: launchers export --env values with $TERRARIUM expanded to
+// wherever the terrarium was installed, which is how apps such as
+// ImageMagick find modules they load at run time.
+func TestBundleEnv(t *testing.T) {
+	if _, err := exec.LookPath("patchelf"); err != nil {
+		t.Skip("patchelf not found: apt-get install patchelf")
+	}
+	dir := filepath.Join(t.TempDir(), "env")
+	mustOK(t, terrapack(t, "bundle", "printenv", "-o", dir, "-q", "--env", "APP_DATA=$TERRARIUM/share", "--env", "APP_MODE=plain value"))
+	run := filepath.Join(t.TempDir(), "env.run")
+	mustOK(t, terrapack(t, "build", dir, "-o", run, "-q"))
+	target := filepath.Join(t.TempDir(), "app")
+	mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
+	r := mustOK(t, runCmd(t, nil, filepath.Join(target, "ebin/printenv"), "APP_DATA", "APP_MODE"))
+	if r.stdout != target+"/share\nplain value\n" {
+		t.Errorf("launcher environment: %q", r.stdout)
+	}
+	mustFail(t, terrapack(t, "bundle", "printenv", "-o", filepath.Join(t.TempDir(), "x"), "--env", "1BAD=x"), 1, "must be NAME=VALUE")
+}
