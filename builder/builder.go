@@ -32,7 +32,7 @@ type Options struct {
 	DefaultTarget string     // default /opt/NAME
 	Arch          string     // default amd64
 	PostInstall   string     // path inside the tree to run after install
-	Prefix        string     // build prefix to relocate; default: the source folder's real path
+	Prefixes      []string   // build prefixes to relocate, the first as templates' .BuildPrefix; default: the source folder's real path
 	Epoch         *time.Time // SOURCE_DATE_EPOCH: clamps mtimes
 	Log           io.Writer  // progress lines; nil for none
 }
@@ -57,8 +57,8 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		}
 		o.logf("archive holds %s: using it as the build prefix", prefix)
 		src = root
-		if o.Prefix == "" {
-			o.Prefix = prefix
+		if len(o.Prefixes) == 0 {
+			o.Prefixes = []string{prefix}
 		}
 	}
 	o.fillDefaults(src)
@@ -82,12 +82,12 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err := checkPostInstall(m.PostInstall, entries); err != nil {
 		return nil, t, err
 	}
-	if o.Prefix == "" {
-		o.Prefix = src
+	if len(o.Prefixes) == 0 {
+		o.Prefixes = []string{src}
 	}
-	planner, err := relocate.NewPlanner(o.Prefix)
+	planner, err := relocate.NewPlanner(o.Prefixes[0], o.Prefixes[1:]...)
 	if err != nil {
-		return nil, t, fmt.Errorf("bad --prefix %q: %w", o.Prefix, err)
+		return nil, t, fmt.Errorf("bad --prefix: %w", err)
 	}
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)

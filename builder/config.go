@@ -15,14 +15,14 @@ import (
 
 // Config is SRC/terrapack.yaml: the same options as the build flags, which win.
 type Config struct {
-	Name          string `yaml:"name"`
-	Version       string `yaml:"version"`
-	Compression   string `yaml:"compression"`
-	Level         int    `yaml:"level"`
-	DefaultTarget string `yaml:"default_target"`
-	Arch          string `yaml:"arch"`
-	PostInstall   string `yaml:"post_install"`
-	Prefix        string `yaml:"prefix"`
+	Name          string     `yaml:"name"`
+	Version       string     `yaml:"version"`
+	Compression   string     `yaml:"compression"`
+	Level         int        `yaml:"level"`
+	DefaultTarget string     `yaml:"default_target"`
+	Arch          string     `yaml:"arch"`
+	PostInstall   string     `yaml:"post_install"`
+	Prefix        stringList `yaml:"prefix"` // one path or a list
 }
 
 // LoadConfig reads src's terrapack.yaml; a missing file gives an empty Config.
@@ -43,4 +43,20 @@ func LoadConfig(src string) (*Config, error) {
 		return nil, fmt.Errorf("failed to parse %q: %w", p, err)
 	}
 	return &c, nil
+}
+
+// stringList reads a YAML scalar or sequence of strings.
+type stringList []string
+
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = stringList{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*l = list
+	return nil
 }

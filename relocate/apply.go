@@ -65,7 +65,7 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 		f := &pl.Files[i]
 		a.files[f.Name] = f
 		if f.Kind == KindShebang {
-			rw, err := newShebangRewrite(f.Shebang, pl.BuildPrefix, vars.Prefix)
+			rw, err := newShebangRewrite(f.Shebang, pl.prefixes(), vars.Prefix)
 			if err != nil {
 				return nil, fmt.Errorf("cannot relocate %q: %w", f.Name, err)
 			}
@@ -95,7 +95,7 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 		return payload.FileRewrite{}, nil
 	}
 	a.seen[name] = true
-	old, prefix := a.plan.BuildPrefix, a.vars.Prefix
+	old, prefix := a.plan.prefixes(), a.vars.Prefix
 	switch f.Kind {
 	case KindText:
 		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newReplacer(w, old, prefix) }}, nil
@@ -110,7 +110,7 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 	}
 	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
 		for _, s := range f.Strings {
-			if err := patchString(file, s, old, replacePrefix(s.Value, old, prefix)); err != nil {
+			if err := patchString(file, s, old, old.replace(s.Value, prefix)); err != nil {
 				return fmt.Errorf("failed to relocate %q: %w", written, err)
 			}
 		}
@@ -126,13 +126,13 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 
 // interpPath is the installed loader's path: cleaned, so that the extra
 // slashes of a bundle's reserved placeholder are dropped.
-func interpPath(v, old, prefix string) string {
-	return path.Clean(replacePrefix(v, old, prefix))
+func interpPath(v string, old prefixes, prefix string) string {
+	return path.Clean(old.replace(v, prefix))
 }
 
 // patchString rewrites one planned string in place after checking that the
 // file holds what was planned.
-func patchString(f *os.File, s BinString, oldPrefix, value string) error {
+func patchString(f *os.File, s BinString, old prefixes, value string) error {
 	buf := make([]byte, len(s.Value)+1)
 	if _, err := f.ReadAt(buf, s.Offset); err != nil {
 		return fmt.Errorf("failed to read the string at offset %d: %w", s.Offset, err)
@@ -149,7 +149,11 @@ func patchString(f *os.File, s BinString, oldPrefix, value string) error {
 	// of the last prefix occurrence is cleared, so no whole copy of the old
 	// prefix is left behind.
 	b := append([]byte(value), 0)
-	if last := strings.LastIndex(s.Value, oldPrefix); last >= len(b) {
+	last := -1
+	for i, n := old.index(s.Value, 0); i >= 0; i, n = old.index(s.Value, i+n) {
+		last = i
+	}
+	if last >= len(b) {
 		b = append(b, make([]byte, last+1-len(b))...)
 	}
 	if _, err := f.WriteAt(b, s.Offset); err != nil {
@@ -170,7 +174,8 @@ func (a *Applier) Symlink(name, target string) (string, error) {
 	if target != planned {
 		return "", fmt.Errorf("symlink %q points to %q, not %q as planned: the payload was changed after planning", name, target, planned)
 	}
-	inside := path.Clean("." + strings.TrimPrefix(path.Clean(target), a.plan.BuildPrefix))
+	q, _ := a.plan.prefixes().under(path.Clean(target))
+	inside := path.Clean("." + strings.TrimPrefix(path.Clean(target), q))
 	// Both are clean relative paths, so Rel cannot fail.
 	rel, _ := filepath.Rel(path.Dir(name), inside)
 	return filepath.ToSlash(rel), nil

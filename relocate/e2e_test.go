@@ -175,7 +175,7 @@ func TestEndToEnd(t *testing.T) {
 		} else if data, err = os.ReadFile(p); err != nil {
 			return err
 		}
-		if countPrefix(string(data), P) > 0 && !strings.HasSuffix(p, ".pyc") {
+		if newPrefixes(P).names(string(data)) && !strings.HasSuffix(p, ".pyc") {
 			rel, _ := filepath.Rel(T, p)
 			left = append(left, rel)
 		}

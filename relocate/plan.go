@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -41,10 +42,11 @@ const templateMax = 1 << 20
 
 // Plan is everything the installer must rewrite; stored as JSON in the manifest.
 type Plan struct {
-	BuildPrefix string     `json:"build_prefix"`       // absolute, clean, no trailing slash
-	Files       []FilePlan `json:"files,omitempty"`    // sorted by Name
-	Symlinks    []LinkPlan `json:"symlinks,omitempty"` // sorted by Name
-	Kept        []Kept     `json:"kept,omitempty"`     // sorted by Name
+	BuildPrefix   string     `json:"build_prefix"`             // absolute, clean, no trailing slash
+	OtherPrefixes []string   `json:"other_prefixes,omitempty"` // also rewritten to the install path
+	Files         []FilePlan `json:"files,omitempty"`          // sorted by Name
+	Symlinks      []LinkPlan `json:"symlinks,omitempty"`       // sorted by Name
+	Kept          []Kept     `json:"kept,omitempty"`           // sorted by Name
 }
 
 // FilePlan says how to rewrite one regular file.
@@ -107,29 +109,83 @@ func indexPrefix(s, prefix string, from int) int {
 	return -1
 }
 
-// countPrefix counts the whole-path occurrences of prefix in s.
-func countPrefix(s, prefix string) int {
-	n := 0
-	for i := indexPrefix(s, prefix, 0); i >= 0; i = indexPrefix(s, prefix, i+len(prefix)) {
-		n++
+// prefixes are every build prefix of a plan, longest first, so that where
+// two match at one place the longer wins. All become the install path.
+type prefixes []string
+
+func newPrefixes(primary string, others ...string) prefixes {
+	ps := prefixes{primary}
+	for _, o := range others {
+		if !slices.Contains(ps, o) {
+			ps = append(ps, o)
+		}
 	}
-	return n
+	slices.SortStableFunc(ps, func(a, b string) int { return len(b) - len(a) })
+	return ps
 }
 
-// replacePrefix replaces every whole-path occurrence of old in s, left to right.
-func replacePrefix(s, old, new string) string {
+func (pl *Plan) prefixes() prefixes { return newPrefixes(pl.BuildPrefix, pl.OtherPrefixes...) }
+
+// index returns the first whole-path occurrence of any prefix at or after
+// from, and its length; -1 when there is none.
+func (ps prefixes) index(s string, from int) (int, int) {
+	best, n := -1, 0
+	for _, p := range ps {
+		if j := indexPrefix(s, p, from); j >= 0 && (best < 0 || j < best) {
+			best, n = j, len(p)
+		}
+	}
+	return best, n
+}
+
+// count returns how many occurrences s holds and their total length.
+func (ps prefixes) count(s string) (k, total int) {
+	for i, n := ps.index(s, 0); i >= 0; i, n = ps.index(s, i+n) {
+		k, total = k+1, total+n
+	}
+	return k, total
+}
+
+// replace replaces every occurrence in s, left to right, by new.
+func (ps prefixes) replace(s, new string) string {
 	var b strings.Builder
 	last := 0
-	for i := indexPrefix(s, old, 0); i >= 0; i = indexPrefix(s, old, last) {
+	for i, n := ps.index(s, 0); i >= 0; i, n = ps.index(s, last) {
 		b.WriteString(s[last:i])
 		b.WriteString(new)
-		last = i + len(old)
+		last = i + n
 	}
 	if last == 0 {
 		return s
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// under returns the prefix that the clean absolute path p is or lies below.
+// names reports whether s holds any prefix as a whole path.
+func (ps prefixes) names(s string) bool {
+	i, _ := ps.index(s, 0)
+	return i >= 0
+}
+
+// leading returns the prefix that the path s starts with.
+func (ps prefixes) leading(s string) (string, bool) {
+	for _, q := range ps {
+		if indexPrefix(s, q, 0) == 0 {
+			return q, true
+		}
+	}
+	return "", false
+}
+
+func (ps prefixes) under(p string) (string, bool) {
+	for _, q := range ps {
+		if underPrefix(p, q) {
+			return q, true
+		}
+	}
+	return "", false
 }
 
 // underPrefix reports whether the clean absolute path p is prefix or below it.
@@ -173,32 +229,35 @@ type limit struct {
 
 // limits lists every entry that bounds the install path's length.
 func (pl *Plan) limits() []limit {
+	ps := pl.prefixes()
 	var out []limit
 	for i := range pl.Files {
 		f := &pl.Files[i]
-		if in := f.Interp; in != nil && strings.HasPrefix(in.Value, pl.BuildPrefix) {
-			// The loader path is written cleaned (interpPath), so a
-			// placeholder padded with slashes reserves room.
-			out = append(out, limit{
-				max:  in.Capacity - len(path.Clean(in.Value[len(pl.BuildPrefix):])),
-				name: f.Name,
-				why:  fmt.Sprintf("its ELF interpreter field holds %d bytes", in.Capacity),
-			})
+		if in := f.Interp; in != nil {
+			if q, ok := ps.leading(in.Value); ok {
+				// The loader path is written cleaned (interpPath), so a
+				// placeholder padded with slashes reserves room.
+				out = append(out, limit{
+					max:  in.Capacity - len(path.Clean(in.Value[len(q):])),
+					name: f.Name,
+					why:  fmt.Sprintf("its ELF interpreter field holds %d bytes", in.Capacity),
+				})
+			}
 		}
 		for _, s := range f.Strings {
-			// Each occurrence grows the string by the difference in length.
-			if k := countPrefix(s.Value, pl.BuildPrefix); k > 0 {
+			// Each occurrence is replaced by the install path.
+			if k, total := ps.count(s.Value); k > 0 {
 				out = append(out, limit{
-					max:  len(pl.BuildPrefix) + (s.Capacity-len(s.Value))/k,
+					max:  floorDiv(s.Capacity-len(s.Value)+total, k),
 					name: f.Name,
 					why:  fmt.Sprintf("a fixed-size string at offset %d (%d bytes) names the build prefix %s", s.Offset, s.Capacity, times(k)),
 				})
 			}
 		}
 		if f.Shebang != nil && f.Shebang.Style == "" {
-			if k := countPrefix(f.Shebang.Line, pl.BuildPrefix); k > 0 {
+			if k, total := ps.count(f.Shebang.Line); k > 0 {
 				out = append(out, limit{
-					max:    len(pl.BuildPrefix) + floorDiv(MaxShebang-len(f.Shebang.Line), k),
+					max:    floorDiv(MaxShebang-len(f.Shebang.Line)+total, k),
 					name:   f.Name,
 					why:    fmt.Sprintf("the %q line must stay within the kernel's %d-byte limit and its interpreter cannot be started through a trampoline", "#!", MaxShebang),
 					script: true,
@@ -246,8 +305,10 @@ func (pl *Plan) MaxTargetLen() int {
 
 // validate checks a plan read from a manifest before anything is written.
 func (pl *Plan) validate() error {
-	if err := checkPrefix(pl.BuildPrefix); err != nil {
-		return fmt.Errorf("invalid build prefix: %w", err)
+	for _, p := range append([]string{pl.BuildPrefix}, pl.OtherPrefixes...) {
+		if err := checkPrefix(p); err != nil {
+			return fmt.Errorf("invalid build prefix: %w", err)
+		}
 	}
 	seen := map[string]bool{}
 	for i := range pl.Files {
@@ -271,7 +332,7 @@ func (pl *Plan) validate() error {
 			return fmt.Errorf("%q is planned twice", l.Name)
 		}
 		seen[l.Name] = true
-		if !underPrefix(path.Clean(l.Target), pl.BuildPrefix) {
+		if _, ok := pl.prefixes().under(path.Clean(l.Target)); !ok {
 			return fmt.Errorf("symlink %q: target %q is not under the build prefix", l.Name, l.Target)
 		}
 	}
@@ -299,7 +360,7 @@ func (pl *Plan) validateFile(f *FilePlan) error {
 			return errors.New("no strings to rewrite")
 		}
 		for _, s := range strs {
-			if s.Offset < 0 || s.Capacity < len(s.Value) || strings.IndexByte(s.Value, 0) >= 0 || countPrefix(s.Value, pl.BuildPrefix) == 0 {
+			if s.Offset < 0 || s.Capacity < len(s.Value) || strings.IndexByte(s.Value, 0) >= 0 || !pl.prefixes().names(s.Value) {
 				return fmt.Errorf("invalid string %q at offset %d, capacity %d", s.Value, s.Offset, s.Capacity)
 			}
 		}

@@ -36,7 +36,9 @@ type Patch struct {
 
 // Planner scans files at build time.
 type Planner struct {
-	prefix  string
+	prefix  string   // the build prefix, as templates see it
+	others  []string // more prefixes naming the same tree
+	ps      prefixes
 	files   []FilePlan
 	links   []LinkPlan
 	kept    []Kept
@@ -45,12 +47,27 @@ type Planner struct {
 	buf     []byte
 }
 
-// NewPlanner plans the relocation of a tree built under buildPrefix.
-func NewPlanner(buildPrefix string) (*Planner, error) {
-	if err := checkPrefix(buildPrefix); err != nil {
-		return nil, fmt.Errorf("invalid build prefix: %w", err)
+// NewPlanner plans the relocation of a tree built under buildPrefix; paths
+// under any of others (the same tree seen from elsewhere, e.g. where it was
+// staged) are rewritten to the install path too.
+func NewPlanner(buildPrefix string, others ...string) (*Planner, error) {
+	for _, p := range append([]string{buildPrefix}, others...) {
+		if err := checkPrefix(p); err != nil {
+			return nil, fmt.Errorf("invalid build prefix: %w", err)
+		}
 	}
-	return &Planner{prefix: buildPrefix, outputs: map[string]string{}}, nil
+	ps := newPrefixes(buildPrefix, others...)
+	others = slices.DeleteFunc(slices.Clone(ps), func(p string) bool { return p == buildPrefix })
+	return &Planner{prefix: buildPrefix, others: others, ps: ps, outputs: map[string]string{}}, nil
+}
+
+// plan returns an empty plan with the planner's prefixes.
+func (p *Planner) plan() Plan {
+	pl := Plan{BuildPrefix: p.prefix}
+	if len(p.others) > 0 {
+		pl.OtherPrefixes = p.others
+	}
+	return pl
 }
 
 // File plans regular file name (a slash path relative to the source root,
@@ -97,7 +114,7 @@ func (p *Planner) File(name string, r io.ReaderAt, size int64, mode fs.FileMode)
 	if hasNUL || IsELF(head) {
 		return nil, p.binary(name, KindBinary, r, size, nil, nil)
 	}
-	if line, ok := shebangLine(head, p.prefix); ok && mode&0o111 != 0 {
+	if line, ok := shebangLine(head, p.ps); ok && mode&0o111 != 0 {
 		return nil, p.shebang(name, line, r, size)
 	}
 	p.files = append(p.files, FilePlan{Name: name, Kind: KindText})
@@ -113,11 +130,11 @@ func wrapName(name string, err error) error {
 
 // scan calls fn for each window of r, with whole-path matches of the prefix
 // starting inside it. buf holds the file from off; matches index buf.
-func (p *Planner) scan(r io.ReaderAt, size int64, fn func(buf []byte, off int64, core []byte, matches []int) error) error {
+func (p *Planner) scan(r io.ReaderAt, size int64, fn func(buf []byte, off int64, core []byte, matches []match) error) error {
 	if p.buf == nil {
 		p.buf = make([]byte, window+2*margin)
 	}
-	var matches []int
+	var matches []match
 	for start := int64(0); start < size; start += window {
 		off := max(0, start-margin)
 		end := min(size, start+window+margin)
@@ -131,8 +148,8 @@ func (p *Planner) scan(r io.ReaderAt, size int64, fn func(buf []byte, off int64,
 		// of the file.
 		text := string(buf)
 		matches = matches[:0]
-		for i := indexPrefix(text, p.prefix, lo); i >= 0 && i < hi; i = indexPrefix(text, p.prefix, i+1) {
-			matches = append(matches, i)
+		for i, n := p.ps.index(text, lo); i >= 0 && i < hi; i, n = p.ps.index(text, i+1) {
+			matches = append(matches, match{i, n})
 		}
 		if err := fn(buf, off, buf[lo:hi], matches); err != nil {
 			return err
@@ -145,7 +162,7 @@ func (p *Planner) scan(r io.ReaderAt, size int64, fn func(buf []byte, off int64,
 // byte anywhere: unlike grep we look at the whole file, since a length
 // changing rewrite of a script with a binary payload would corrupt it.
 func (p *Planner) survey(r io.ReaderAt, size int64) (hits int, hasNUL bool, err error) {
-	err = p.scan(r, size, func(_ []byte, _ int64, core []byte, matches []int) error {
+	err = p.scan(r, size, func(_ []byte, _ int64, core []byte, matches []match) error {
 		hits += len(matches)
 		hasNUL = hasNUL || bytes.IndexByte(core, 0) >= 0
 		return nil
@@ -153,15 +170,18 @@ func (p *Planner) survey(r io.ReaderAt, size int64) (hits int, hasNUL bool, err 
 	return hits, hasNUL, err
 }
 
-// shebangLine returns the first line of head when it is a "#!" line naming the prefix.
-func shebangLine(head []byte, prefix string) (string, bool) {
+// match is a whole-path occurrence of a prefix: where, and how long.
+type match struct{ at, n int }
+
+// shebangLine returns the first line of head when it is a "#!" line naming a prefix.
+func shebangLine(head []byte, ps prefixes) (string, bool) {
 	line, _, found := bytes.Cut(head, []byte("\n"))
 	if !found && len(head) == shebangMax {
 		return "", false // too long to be a real one
 	}
 	s := string(line)
 	// The line is stored in the JSON plan, which only holds UTF-8 intact.
-	return s, strings.HasPrefix(s, "#!") && utf8.ValidString(s) && indexPrefix(s, prefix, 0) >= 0
+	return s, strings.HasPrefix(s, "#!") && utf8.ValidString(s) && ps.names(s)
 }
 
 func (p *Planner) shebang(name, line string, r io.ReaderAt, size int64) error {
@@ -175,7 +195,8 @@ func (p *Planner) shebang(name, line string, r io.ReaderAt, size int64) error {
 	p.files = append(p.files, f)
 	if sb.Style == "" {
 		// Refuse at build what no install path could satisfy.
-		pl := Plan{BuildPrefix: p.prefix, Files: []FilePlan{f}}
+		pl := p.plan()
+		pl.Files = []FilePlan{f}
 		if m := pl.MaxTargetLen(); m < 2 {
 			return fmt.Errorf("cannot plan %q: its %d-byte %q line is over the kernel's %d-byte limit and %q cannot be started through a trampoline", name, len(line), "#!", MaxShebang, interp)
 		}
@@ -213,7 +234,7 @@ func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) (
 		}
 	}
 	var interp *BinString
-	if in := facts.Interp; in != nil && countPrefix(in.Value, p.prefix) > 0 {
+	if in := facts.Interp; in != nil && p.ps.names(in.Value) {
 		if !utf8.ValidString(in.Value) {
 			return nil, fmt.Errorf("cannot relocate PT_INTERP %q of %q: it is not valid UTF-8", in.Value, name)
 		}
@@ -230,10 +251,11 @@ func (p *Planner) originPaths(name, list string) string {
 	entries := strings.Split(list, ":")
 	for i, e := range entries {
 		c := path.Clean(e)
-		if e == "" || !underPrefix(c, p.prefix) {
+		q, ok := p.ps.under(c)
+		if e == "" || !ok {
 			continue
 		}
-		inside := path.Clean("." + strings.TrimPrefix(c, p.prefix))
+		inside := path.Clean("." + strings.TrimPrefix(c, q))
 		// Both are clean relative paths, so Rel cannot fail.
 		rel, _ := filepath.Rel(path.Dir(name), inside)
 		entries[i] = "$ORIGIN"
@@ -262,12 +284,12 @@ func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *B
 	var strs []BinString
 	loose := 0
 	var covered int64 // end of the last string found: later matches inside it are done
-	err := p.scan(r, size, func(buf []byte, off int64, _ []byte, matches []int) error {
+	err := p.scan(r, size, func(buf []byte, off int64, _ []byte, matches []match) error {
 		for _, m := range matches {
-			if off+int64(m) < covered {
+			if off+int64(m.at) < covered {
 				continue
 			}
-			s, ok := cString(buf, off, size, m, len(p.prefix))
+			s, ok := cString(buf, off, size, m.at, m.n)
 			if !ok {
 				loose++
 				continue
@@ -362,7 +384,7 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) (ok bool, err
 		return false, nil
 	}
 	p.files = append(p.files, FilePlan{Name: name, Kind: KindTemplate})
-	if indexPrefix(out.String(), p.prefix, 0) >= 0 {
+	if p.ps.names(out.String()) {
 		p.kept = append(p.kept, Kept{Name: strings.TrimSuffix(name, ".tmpl"), Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
 	}
 	return true, nil
@@ -382,24 +404,20 @@ func render(w io.Writer, name string, text []byte, vars Vars) error {
 
 // Symlink records symlink name when its target is an absolute path into the prefix.
 func (p *Planner) Symlink(name, target string) {
-	if path.IsAbs(target) && underPrefix(path.Clean(target), p.prefix) {
+	if _, ok := p.ps.under(path.Clean(target)); path.IsAbs(target) && ok {
 		p.links = append(p.links, LinkPlan{Name: name, Target: target})
 	}
 }
 
 // Plan returns the plan so far, sorted so that equal trees give equal plans.
 func (p *Planner) Plan() *Plan {
-	pl := &Plan{
-		BuildPrefix: p.prefix,
-		Files:       slices.Clone(p.files),
-		Symlinks:    slices.Clone(p.links),
-		Kept:        slices.Clone(p.kept),
-	}
+	pl := p.plan()
+	pl.Files, pl.Symlinks, pl.Kept = slices.Clone(p.files), slices.Clone(p.links), slices.Clone(p.kept)
 	slices.SortFunc(pl.Files, func(a, b FilePlan) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(pl.Symlinks, func(a, b LinkPlan) int { return strings.Compare(a.Name, b.Name) })
 	if p.pyc > 0 {
 		pl.Kept = append(pl.Kept, Kept{Name: "*.pyc", Reason: fmt.Sprintf("%d compiled Python files: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks only, and Python recompiles a cache whose relocated source changed size", p.pyc)})
 	}
 	slices.SortStableFunc(pl.Kept, func(a, b Kept) int { return strings.Compare(a.Name, b.Name) })
-	return pl
+	return &pl
 }

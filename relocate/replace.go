@@ -9,18 +9,23 @@ import (
 // flushed, in pieces of about this size whatever the caller writes.
 const chunkSize = 64 << 10
 
-// replacer streams its input to w with every whole-path occurrence of old
-// replaced by new (see indexPrefix), in constant memory.
+// replacer streams its input to w with every whole-path occurrence of a
+// prefix replaced by new (see indexPrefix), in constant memory.
 type replacer struct {
-	w        io.Writer
-	old, new []byte
-	buf      []byte // input not yet decided, then the piece being processed
-	out      []byte
-	err      error
+	w    io.Writer
+	olds [][]byte // longest first
+	new  []byte
+	buf  []byte // input not yet decided, then the piece being processed
+	out  []byte
+	err  error
 }
 
-func newReplacer(w io.Writer, old, new string) *replacer {
-	return &replacer{w: w, old: []byte(old), new: []byte(new)}
+func newReplacer(w io.Writer, olds prefixes, new string) *replacer {
+	r := &replacer{w: w, new: []byte(new)}
+	for _, o := range olds {
+		r.olds = append(r.olds, []byte(o))
+	}
+	return r
 }
 
 func (r *replacer) Write(p []byte) (int, error) {
@@ -46,39 +51,68 @@ func (r *replacer) Close() error {
 }
 
 // process emits everything in buf that is decided. A match needs the byte
-// after it to be seen, so unless the input is final, the last len(old) bytes
-// stay buffered: they may start an occurrence completed by the next write.
+// after it to be seen, so unless the input is final, the last bytes that
+// could start an occurrence completed by the next write stay buffered.
 func (r *replacer) process(final bool) {
 	buf := r.buf
 	i, done := 0, 0 // i: next position to search; done: input already emitted
 	for {
-		j := bytes.Index(buf[i:], r.old)
+		j := -1
+		for _, old := range r.olds {
+			if k := bytes.Index(buf[i:], old); k >= 0 && (j < 0 || i+k < j) {
+				j = i + k
+			}
+		}
 		if j < 0 {
 			break
 		}
-		j += i
-		end := j + len(r.old)
-		if end == len(buf) && !final {
+		n, undecided := r.matchAt(buf, j, final)
+		if undecided {
 			break
 		}
-		if end < len(buf) && isPathByte(buf[end]) {
+		if n == 0 {
 			i = j + 1
 			continue
 		}
 		r.out = append(r.out, buf[done:j]...)
 		r.out = append(r.out, r.new...)
-		done, i = end, end
+		done, i = j+n, j+n
 		if len(r.out) >= chunkSize {
 			r.flush()
 		}
 	}
 	keep := len(buf)
 	if !final {
-		keep = max(i, len(buf)-len(r.old))
+		keep = max(i, len(buf)-len(r.olds[0]))
 	}
 	r.out = append(r.out, buf[done:keep]...)
 	r.flush()
 	r.buf = append(r.buf[:0], buf[keep:]...)
+}
+
+// matchAt returns the length of the longest prefix that occurs at buf[j:] as
+// a whole path (0 for none), or undecided when that depends on input not yet
+// written.
+func (r *replacer) matchAt(buf []byte, j int, final bool) (n int, undecided bool) {
+	for _, old := range r.olds {
+		end := j + len(old)
+		if end > len(buf) {
+			if !final && bytes.HasPrefix(old, buf[j:]) {
+				return 0, true
+			}
+			continue
+		}
+		if !bytes.Equal(buf[j:end], old) {
+			continue
+		}
+		if end == len(buf) && !final {
+			return 0, true
+		}
+		if end == len(buf) || !isPathByte(buf[end]) {
+			return len(old), false
+		}
+	}
+	return 0, false
 }
 
 func (r *replacer) flush() {

@@ -41,13 +41,13 @@ func TestReplacePrefix(t *testing.T) {
 		{"/x" + p + "/y", "/x/T/y"},
 		{p + "\x00" + p, "/T\x00/T"},
 	} {
-		if got := replacePrefix(tc.in, p, "/T"); got != tc.want {
+		if got := newPrefixes(p).replace(tc.in, "/T"); got != tc.want {
 			t.Errorf("replacePrefix(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 		if got := naiveReplace(tc.in, p, "/T"); got != tc.want {
 			t.Errorf("naiveReplace(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		if got, want := countPrefix(tc.in, p), strings.Count(tc.want, "/T"); got != want {
+		if got, want := newPrefixesCount(tc.in, p), strings.Count(tc.want, "/T"); got != want {
 			t.Errorf("countPrefix(%q) = %d, want %d", tc.in, got, want)
 		}
 	}
@@ -56,7 +56,7 @@ func TestReplacePrefix(t *testing.T) {
 // stream feeds in to a replacer in the given chunk sizes (cycled).
 func stream(t testing.TB, in, old, new string, chunks []int) string {
 	var out bytes.Buffer
-	r := newReplacer(&out, old, new)
+	r := newReplacer(&out, newPrefixes(old), new)
 	for i, k := 0, 0; i < len(in); k++ {
 		n := min(len(in)-i, max(1, chunks[k%len(chunks)]))
 		if m, err := r.Write([]byte(in[i : i+n])); err != nil || m != n {
@@ -106,7 +106,7 @@ func TestReplacerStreaming(t *testing.T) {
 // keep a buffer proportional to it.
 func TestReplacerMemory(t *testing.T) {
 	var out bytes.Buffer
-	r := newReplacer(&out, "/p", "/q")
+	r := newReplacer(&out, newPrefixes("/p"), "/q")
 	if _, err := r.Write(bytes.Repeat([]byte("/p/x "), 1<<20)); err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +153,38 @@ func FuzzReplacer(f *testing.F) {
 		if got := stream(t, in.String(), old, new, chunks); got != want {
 			t.Fatalf("in %q: streamed %q, want %q", in.String(), got, want)
 		}
-		if got := replacePrefix(in.String(), old, new); got != want {
+		if got := newPrefixes(old).replace(in.String(), new); got != want {
 			t.Fatalf("in %q: replacePrefix %q, want %q", in.String(), got, want)
 		}
 	})
+}
+
+func newPrefixesCount(s, p string) int {
+	k, _ := newPrefixes(p).count(s)
+	return k
+}
+
+// TestSeveralPrefixes: every prefix becomes the install path; where two
+// match at one place the longer wins; streaming and in-memory agree.
+func TestSeveralPrefixes(t *testing.T) {
+	ps := newPrefixes("/build/root", "/stage/root", "/build/root/sub")
+	in := "a=/build/root/x b=/stage/root c=/build/root/sub/y d=/build/rootfs e=/stage/root/z"
+	want := "a=/T/x b=/T c=/T/y d=/build/rootfs e=/T/z"
+	if got := ps.replace(in, "/T"); got != want {
+		t.Fatalf("replace = %q, want %q", got, want)
+	}
+	for step := 1; step <= len(in); step++ {
+		var out bytes.Buffer
+		r := newReplacer(&out, ps, "/T")
+		for i := 0; i < len(in); i += step {
+			r.Write([]byte(in[i:min(len(in), i+step)]))
+		}
+		r.Close()
+		if out.String() != want {
+			t.Fatalf("streamed in steps of %d: %q", step, out.String())
+		}
+	}
+	if k, total := ps.count(in); k != 4 || total != len("/build/root")*2+len("/stage/root")*2-len("/build/root")+len("/build/root/sub") {
+		t.Fatalf("count = %d, %d", k, total)
+	}
 }

@@ -92,8 +92,8 @@ type shebangRewrite struct {
 }
 
 // newShebangRewrite prepares the rewrite of sb for the install prefix.
-func newShebangRewrite(sb *Shebang, buildPrefix, prefix string) (*shebangRewrite, error) {
-	rw := &shebangRewrite{line: sb.Line, newLine: replacePrefix(sb.Line, buildPrefix, prefix)}
+func newShebangRewrite(sb *Shebang, olds prefixes, prefix string) (*shebangRewrite, error) {
+	rw := &shebangRewrite{line: sb.Line, newLine: olds.replace(sb.Line, prefix)}
 	if len(rw.newLine) <= MaxShebang {
 		return rw, nil
 	}
@@ -120,7 +120,7 @@ func newShebangRewrite(sb *Shebang, buildPrefix, prefix string) (*shebangRewrite
 
 // header is what replaces the first line; line2 is the script's second line
 // (a Python encoding declaration must stay on line 1 or 2).
-func (rw *shebangRewrite) header(line2 []byte, buildPrefix, prefix string) string {
+func (rw *shebangRewrite) header(line2 []byte, olds prefixes, prefix string) string {
 	args := rw.command + ` "$0" "$@"`
 	run := "exec " + args
 	switch rw.style {
@@ -128,7 +128,7 @@ func (rw *shebangRewrite) header(line2 []byte, buildPrefix, prefix string) strin
 		// distlib's polyglot: sh reads '''exec' as exec, Python a string literal.
 		cookie := ""
 		if pythonCookie.Match(line2) {
-			cookie = replacePrefix(string(line2), buildPrefix, prefix) + "\n"
+			cookie = olds.replace(string(line2), prefix) + "\n"
 		}
 		return "#!/bin/sh\n" + cookie + "'''exec' " + args + "\n' '''\n"
 	case StyleShell:
@@ -149,15 +149,16 @@ func (rw *shebangRewrite) header(line2 []byte, buildPrefix, prefix string) strin
 
 // shebangWriter replaces the first line of a script, then the prefix in the rest.
 type shebangWriter struct {
-	w                   io.Writer
-	rw                  *shebangRewrite
-	buildPrefix, prefix string
-	head                []byte    // input until the header can be written
-	rest                *replacer // nil until then
+	w      io.Writer
+	rw     *shebangRewrite
+	olds   prefixes
+	prefix string
+	head   []byte    // input until the header can be written
+	rest   *replacer // nil until then
 }
 
-func newShebangWriter(w io.Writer, rw *shebangRewrite, buildPrefix, prefix string) *shebangWriter {
-	return &shebangWriter{w: w, rw: rw, buildPrefix: buildPrefix, prefix: prefix}
+func newShebangWriter(w io.Writer, rw *shebangRewrite, olds prefixes, prefix string) *shebangWriter {
+	return &shebangWriter{w: w, rw: rw, olds: olds, prefix: prefix}
 }
 
 // line2Max bounds how much of line 2 is buffered to look for an encoding declaration.
@@ -200,14 +201,14 @@ func (s *shebangWriter) start() error {
 		rest = s.head[n+1:]
 		line2, _, _ = bytes.Cut(rest, []byte("\n"))
 	}
-	header := s.rw.header(line2, s.buildPrefix, s.prefix)
+	header := s.rw.header(line2, s.olds, s.prefix)
 	if s.rw.style == "" && len(s.head) > n {
 		header += "\n"
 	}
 	if _, err := io.WriteString(s.w, header); err != nil {
 		return err
 	}
-	s.rest = newReplacer(s.w, s.buildPrefix, s.prefix)
+	s.rest = newReplacer(s.w, s.olds, s.prefix)
 	s.head = nil
 	_, err := s.rest.Write(rest)
 	return err

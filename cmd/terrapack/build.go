@@ -52,7 +52,7 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 	f.StringVar(&o.DefaultTarget, "default-target", "", "folder used when the customer gives no --to (default /opt/NAME)")
 	f.StringVar(&o.Arch, "arch", "amd64", "target architecture of the installer stub")
 	f.StringVar(&o.PostInstall, "post-install", "", "program inside SRC to run after install (its failure undoes the install)")
-	f.StringVar(&o.Prefix, "prefix", "", "build prefix whose mentions are rewritten at install (default: SRC's real path)")
+	f.StringArrayVar(&o.Prefixes, "prefix", nil, "build prefix whose mentions are rewritten to the install path; repeatable (default: SRC's real path)")
 	f.StringVar(&isoOut, "iso", "", "also write an ISO image holding the installer")
 	f.StringVar(&isoLabel, "iso-label", "", "volume label of the --iso image (default NAME_VERSION)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
@@ -78,7 +78,9 @@ func applyConfig(cmd *cobra.Command, o *builder.Options) error {
 	set("default-target", &o.DefaultTarget, c.DefaultTarget)
 	set("arch", &o.Arch, c.Arch)
 	set("post-install", &o.PostInstall, c.PostInstall)
-	set("prefix", &o.Prefix, c.Prefix)
+	if !f.Changed("prefix") && len(c.Prefix) > 0 {
+		o.Prefixes = c.Prefix
+	}
 	if !f.Changed("level") && c.Level != 0 {
 		o.Level = c.Level
 	}

@@ -45,6 +45,9 @@ func writeRelocations(w io.Writer, m *payload.Manifest) error {
 		return fmt.Errorf("unreadable relocation plan: %w", err)
 	}
 	fmt.Fprintf(w, "build prefix:    %s\n", plan.BuildPrefix)
+	for _, p := range plan.OtherPrefixes {
+		fmt.Fprintf(w, "also rewritten:  %s\n", p)
+	}
 	if max := plan.MaxTargetLen(); max >= 0 {
 		fmt.Fprintf(w, "longest target:  %d bytes (fixed-size strings; build under a longer prefix for more)\n", max)
 	} else {

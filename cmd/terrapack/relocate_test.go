@@ -180,3 +180,28 @@ func TestRealInterpreterTree(t *testing.T) {
 		t.Errorf("installed files still name %s:\n%s", src, grep.stdout)
 	}
 }
+
+// TestSeveralPrefixes: a tree built at one place and staged at another
+// names both; every prefix given becomes the install path.
+func TestSeveralPrefixes(t *testing.T) {
+	src := t.TempDir()
+	built, staged := "/home/ourapp/root", "/build/stage/ourapp"
+	must(t, os.WriteFile(filepath.Join(src, "app.conf"), []byte("lib="+built+"/lib\ndata="+staged+"/share\n"), 0o644))
+	must(t, os.Symlink(staged+"/app.conf", filepath.Join(src, "conf-link")))
+	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("prefix: ["+built+", "+staged+"]\n"), 0o644))
+	for name, args := range map[string][]string{"flags": {"--prefix", built, "--prefix", staged}, "terrapack.yaml": nil} {
+		t.Run(name, func(t *testing.T) {
+			run := build(t, src, args...)
+			if insp := mustOK(t, terrapack(t, "inspect", "--relocations", run)).stdout; !strings.Contains(insp, "also rewritten:  "+staged) {
+				t.Errorf("inspect does not show the second prefix:\n%s", insp)
+			}
+			target := filepath.Join(t.TempDir(), "app")
+			mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
+			conf, err := os.ReadFile(filepath.Join(target, "conf-link"))
+			must(t, err)
+			if want := "lib=" + target + "/lib\ndata=" + target + "/share\n"; string(conf) != want {
+				t.Errorf("config %q, want %q", conf, want)
+			}
+		})
+	}
+}
