@@ -265,7 +265,9 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 		case e.info.Mode()&fs.ModeSymlink != 0:
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
 			m.Symlinks++
-			planner.Symlink(e.name, e.link)
+			if err := planner.Symlink(e.name, e.link); err != nil {
+				return err
+			}
 		default:
 			hdr.Typeflag, hdr.Size = tar.TypeReg, e.info.Size()
 			m.Files++

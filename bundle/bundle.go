@@ -341,10 +341,26 @@ func (b *bundler) include(inc Include) error {
 			if err != nil {
 				return fmt.Errorf("failed to read link %q: %w", p, err)
 			}
-			if err := os.Symlink(target, dst); err != nil {
-				return fmt.Errorf("failed to create link %q: %w", dst, err)
+			if !filepath.IsAbs(target) && inside(src, filepath.Join(filepath.Dir(p), target)) {
+				if err := os.Symlink(target, dst); err != nil {
+					return fmt.Errorf("failed to create link %q: %w", dst, err)
+				}
+				b.times[dst] = b.mtime(info)
+				return nil
 			}
-			b.times[dst] = b.mtime(info)
+			// A link out of the tree (Debian's sitecustomize.py -> /etc/…)
+			// would dangle once installed, and installers refuse it: copy
+			// what it points to instead.
+			st, err := os.Stat(p)
+			if err != nil || !st.Mode().IsRegular() {
+				fmt.Fprintf(b.log, "skipping %q: a link to %q outside the included tree, not to a file\n", p, target)
+				return nil
+			}
+			if err := b.copyFile(p, dst, st.Mode().Perm()); err != nil {
+				return err
+			}
+			n++
+			return b.sharedObject(p, dst)
 		case info.Mode().IsRegular():
 			if err := b.copyFile(p, dst, info.Mode().Perm()); err != nil {
 				return err
@@ -361,6 +377,12 @@ func (b *bundler) include(inc Include) error {
 	}
 	fmt.Fprintf(b.log, "%s: %d files\n", inc.Dest, n)
 	return nil
+}
+
+// inside reports whether p lies in the folder root (both host paths).
+func inside(root, p string) bool {
+	rel, err := filepath.Rel(root, filepath.Clean(p))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // sharedObject adds the closure of src (copied to dst) when it is an ELF

@@ -403,10 +403,19 @@ func render(w io.Writer, name string, text []byte, vars Vars) error {
 }
 
 // Symlink records symlink name when its target is an absolute path into the prefix.
-func (p *Planner) Symlink(name, target string) {
+func (p *Planner) Symlink(name, target string) error {
 	if _, ok := p.ps.under(path.Clean(target)); path.IsAbs(target) && ok {
 		p.links = append(p.links, LinkPlan{Name: name, Target: target})
+		return nil
 	}
+	// The installer refuses links that leave the install: say so now.
+	if path.IsAbs(target) {
+		return fmt.Errorf("symlink %q points to %q, outside the build prefix: the installer refuses links that leave the install (make it relative, point it inside, or give its prefix with --prefix)", name, target)
+	}
+	if rel := path.Clean(path.Join(path.Dir(name), target)); rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("symlink %q points to %q, which leaves the folder: the installer refuses links that leave the install", name, target)
+	}
+	return nil
 }
 
 // Plan returns the plan so far, sorted so that equal trees give equal plans.

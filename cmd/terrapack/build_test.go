@@ -106,6 +106,15 @@ func TestBuildErrors(t *testing.T) {
 	mustFail(t, terrapack(t, "build", src, "-o", out), 1, "share/pipe\" is a named pipe", "remove it")
 	must(t, os.Remove(fifo))
 
+	// Links the installer would refuse are refused at build, with the fix.
+	out2 := filepath.Join(dir, "y.run")
+	must(t, os.Symlink("/etc/passwd", filepath.Join(src, "share", "abs-link")))
+	mustFail(t, terrapack(t, "build", src, "-o", out2), 1, `symlink "share/abs-link" points to "/etc/passwd", outside the build prefix`)
+	must(t, os.Remove(filepath.Join(src, "share", "abs-link")))
+	must(t, os.Symlink("../../../x", filepath.Join(src, "share", "up-link")))
+	mustFail(t, terrapack(t, "build", src, "-o", out2), 1, "which leaves the folder")
+	must(t, os.Remove(filepath.Join(src, "share", "up-link")))
+
 	mustFail(t, terrapack(t, "build", src), 1, `"output" not set`)
 	if exists(out) {
 		t.Fatal("failed build left an output file")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -50,4 +51,27 @@ func TestBundleEnv(t *testing.T) {
 		t.Errorf("launcher environment: %q", r.stdout)
 	}
 	mustFail(t, terrapack(t, "bundle", "printenv", "-o", filepath.Join(t.TempDir(), "x"), "--env", "1BAD=x"), 1, "must be NAME=VALUE")
+}
+
+// TestBundlePythonInstallsAnywhere: an interpreter with its stdlib and
+// native modules, bundled, built into an installer, installed elsewhere.
+func TestBundlePythonInstallsAnywhere(t *testing.T) {
+	if _, err := exec.LookPath("patchelf"); err != nil {
+		t.Skip("patchelf not found: apt-get install patchelf")
+	}
+	stdlib, _ := filepath.Glob("/usr/lib/python3.[0-9]*")
+	if _, err := os.Stat("/usr/bin/python3"); err != nil || len(stdlib) == 0 {
+		t.Skip("no Debian python3 (/usr/bin/python3, /usr/lib/python3.X) on this machine")
+	}
+	dir := filepath.Join(t.TempDir(), "py")
+	mustOK(t, terrapack(t, "bundle", "/usr/bin/python3", "-o", dir, "-q", "--include", stdlib[0]+":lib/"+filepath.Base(stdlib[0])))
+	run := filepath.Join(t.TempDir(), "py.run")
+	mustOK(t, terrapack(t, "build", dir, "-o", run, "-q"))
+	target := filepath.Join(t.TempDir(), "somewhere", "else", "py")
+	mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
+	r := mustOK(t, runCmd(t, []string{"PYTHONHOME=", "PYTHONPATH="}, filepath.Join(target, "ebin", "python3"), "-c",
+		"import sys, json, ssl, sqlite3; print(sys.executable); print(ssl.__file__)"))
+	if !strings.HasPrefix(r.stdout, filepath.Join(target, "pbin", "python3")+"\n"+target+"/lib/") {
+		t.Errorf("bundled python runs from the wrong place:\n%s", r)
+	}
 }
