@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/terrapack/terrapack/payload"
 )
 
 // entry is one item of the source tree, in payload order.
@@ -50,6 +52,11 @@ func scan(src string, skip ...string) ([]entry, error) {
 		}
 		if name == ConfigFile {
 			return nil
+		}
+		if name == payload.MetaDir {
+			// The record of an earlier install: packing it would make the
+			// installer refuse its own payload.
+			return filepath.SkipDir
 		}
 		info, err := d.Info()
 		if err != nil {

@@ -136,7 +136,7 @@ func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error
 	}
 	a, err := relocate.NewApplier(&plan, relocate.Vars{Prefix: target, Name: m.Name, Version: m.Version})
 	if err != nil {
-		return nil, &refusal{msg: err.Error(), hint: "choose a shorter --to, or ask the vendor to build under a longer prefix"}
+		return nil, &refusal{msg: err.Error(), hint: "choose a shorter --to; the message above says how long it may be"}
 	}
 	return a, nil
 }

@@ -70,6 +70,12 @@ func TestReinstallNeedsForceAndReplacesWholeTree(t *testing.T) {
 	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force"))
 	compareTrees(t, src, target) // no stale file from version 1
 	assertClean(t, filepath.Dir(target), "app")
+
+	// An installed tree can be packed again: its .terrapack/ record is left out.
+	again := build(t, target, "--name", "sample")
+	other := filepath.Join(t.TempDir(), "again")
+	mustOK(t, runCmd(t, nil, again, "--to", other))
+	compareTrees(t, src, other)
 }
 
 func TestForceNeverReplacesForeignFolder(t *testing.T) {
