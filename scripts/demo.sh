@@ -10,8 +10,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "build an installer and an ISO image from examples/demo"
 bin/terrapack build examples/demo -o "$work/demo.run" --iso "$work/demo.iso"
 
-step "describe the installer"
-bin/terrapack inspect "$work/demo.run"
+step "describe the installer and the paths it will rewrite"
+bin/terrapack inspect --relocations "$work/demo.run"
 
 step "verify the ISO image (SHA256SUMS and the installer's own checksum)"
 bin/terrapack verify "$work/demo.iso"
@@ -19,7 +19,8 @@ bin/terrapack verify "$work/demo.iso"
 step "install: $work/demo.run --to $work/opt/demo"
 "$work/demo.run" --to "$work/opt/demo"
 
-step "run the installed app"
+step "run the installed app: its config now names the install folder"
 "$work/opt/demo/bin/demo"
+"$work/opt/demo/bin/demo-info"
 
 step "done: everything above ran from $work, now removed"
