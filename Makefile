@@ -7,6 +7,12 @@ ARCHES    ?= amd64 arm64
 
 .PHONY: build stubs demo test test-slow bench testvm clean
 
+# bash with pipefail, so that filtering test output keeps go test's status.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# Verbose test output shows every skip with its reason; the RUN lines are noise.
+QUIET_RUNS := grep --line-buffered -vE '^=== (RUN|PAUSE|CONT|NAME)'
+
 build: stubs
 	$(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o bin/terrapack ./cmd/terrapack
 
@@ -21,16 +27,16 @@ demo: build
 
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m -v ./... | $(QUIET_RUNS)
 
 test-slow: build
-	$(GO) test -count=1 -tags slow -timeout 60m ./...
+	$(GO) test -count=1 -tags slow -timeout 60m -v ./... | $(QUIET_RUNS)
 
 bench: build
 	./scripts/bench.sh
 
 testvm: build
-	$(GO) test -count=1 -tags testvm -timeout 80m -v -run "TestVM" ./testvm/ ./cmd/terrapack/
+	$(GO) test -count=1 -tags testvm -timeout 80m -v -run "TestVM" ./testvm/ ./cmd/terrapack/ | $(QUIET_RUNS)
 
 clean:
 	rm -rf bin builder/stubs/linux-*
