@@ -64,7 +64,17 @@ func TestBundlePythonInstallsAnywhere(t *testing.T) {
 		t.Skip("no Debian python3 (/usr/bin/python3, /usr/lib/python3.X) on this machine")
 	}
 	dir := filepath.Join(t.TempDir(), "py")
-	mustOK(t, terrapack(t, "bundle", "/usr/bin/python3", "-o", dir, "-q", "--include", stdlib[0]+":lib/"+filepath.Base(stdlib[0])))
+	args := []string{"bundle", "/usr/bin/python3", "-o", dir, "-q", "--include", stdlib[0] + ":lib/" + filepath.Base(stdlib[0])}
+	// Debian's numpy (python3-numpy) with its BLAS, when the machine has it.
+	const dist = "/usr/lib/python3/dist-packages"
+	_, err := os.Stat(dist + "/numpy")
+	withNumpy := err == nil
+	if withNumpy {
+		args = append(args, "--include", dist+":lib/python3/dist-packages")
+	} else {
+		t.Log("python3-numpy not installed: bundling python3 without numpy")
+	}
+	mustOK(t, terrapack(t, args...))
 	run := filepath.Join(t.TempDir(), "py.run")
 	mustOK(t, terrapack(t, "build", dir, "-o", run, "-q"))
 	target := filepath.Join(t.TempDir(), "somewhere", "else", "py")
@@ -73,5 +83,12 @@ func TestBundlePythonInstallsAnywhere(t *testing.T) {
 		"import sys, json, ssl, sqlite3; print(sys.executable); print(ssl.__file__)"))
 	if !strings.HasPrefix(r.stdout, filepath.Join(target, "pbin", "python3")+"\n"+target+"/lib/") {
 		t.Errorf("bundled python runs from the wrong place:\n%s", r)
+	}
+	if withNumpy {
+		r := mustOK(t, runCmd(t, []string{"PYTHONHOME=", "PYTHONPATH="}, filepath.Join(target, "ebin", "python3"), "-c",
+			"import numpy; a = numpy.arange(12.).reshape(3, 4); print(numpy.__file__, (a @ a.T).sum(), numpy.linalg.inv(numpy.eye(3) * 2)[0, 0])"))
+		if want := target + "/lib/python3/dist-packages/numpy/__init__.py 1134.0 0.5\n"; r.stdout != want {
+			t.Errorf("bundled numpy: %q, want %q", r.stdout, want)
+		}
 	}
 }
