@@ -23,6 +23,9 @@ type DiscOptions struct {
 	Output    string     // the .iso to write
 	Label     string     // volume label; default NAME_VERSION from the installer
 	Epoch     *time.Time // SOURCE_DATE_EPOCH; default: the installer's manifest has none, so 1980-01-01
+	// ExtentSize is passed to iso.Options: 0 for the ISO 9660 maximum;
+	// smaller values make multi-extent files of small ones (tests).
+	ExtentSize int64
 }
 
 // Disc file names the verifier relies on.
@@ -77,7 +80,7 @@ func WriteDisc(o DiscOptions) error {
 		mtime = *o.Epoch
 	}
 	return writeAtomically(o.Output, 0o644, func(f *os.File) error {
-		return iso.Write(f, iso.Options{Label: label, ModTime: mtime}, entries)
+		return iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, entries)
 	})
 }
 

@@ -58,7 +58,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("failed to read root folder of %q: %w", f.Name(), err)
 	}
-	files := map[string]*iso9660.File{}
+	files := map[string]*discFile{}
 	if err := collect(root, "", files); err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
 	if sumsFile == nil {
 		return fmt.Errorf("image %q has no %s at its root", f.Name(), SumsFile)
 	}
-	sums, err := io.ReadAll(sumsFile.Reader())
+	sums, err := io.ReadAll(sumsFile.reader())
 	if err != nil {
 		return fmt.Errorf("failed to read %s: %w", SumsFile, err)
 	}
@@ -86,7 +86,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
 			continue
 		}
 		h := sha256.New()
-		if _, err := io.Copy(h, file.Reader()); err != nil {
+		if _, err := io.Copy(h, file.reader()); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: unreadable: %v", name, err))
 			continue
 		}
@@ -105,12 +105,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
 		if !strings.HasSuffix(name, ".run") {
 			continue
 		}
-		ra, ok := file.Reader().(io.ReaderAt)
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: cannot be read at random offsets", name))
-			continue
-		}
-		if err := verifyInstaller(ctx, name, ra, file.Size(), w); err != nil {
+		if err := verifyInstaller(ctx, name, file.reader(), file.size, w); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -120,12 +115,55 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
 	return nil
 }
 
+// discFile is a regular file on the disc: one extent, or the consecutive
+// records of a multi-extent file (4 GiB and more), which the reader lists
+// as files of the same name.
+type discFile struct {
+	parts []*io.SectionReader
+	size  int64
+}
+
+// reader reads the whole file, across its extents.
+func (d *discFile) reader() *io.SectionReader {
+	if len(d.parts) == 1 {
+		return d.parts[0]
+	}
+	return io.NewSectionReader(extents(d.parts), 0, d.size)
+}
+
+// extents reads consecutive parts as one.
+type extents []*io.SectionReader
+
+func (e extents) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, part := range e {
+		if len(p) == 0 {
+			break
+		}
+		if off >= part.Size() {
+			off -= part.Size()
+			continue
+		}
+		k, err := part.ReadAt(p[:min(int64(len(p)), part.Size()-off)], off)
+		n += k
+		if err != nil && err != io.EOF {
+			return n, err
+		}
+		p, off = p[k:], 0
+	}
+	if len(p) > 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 // collect maps the slash paths of every regular file below dir.
-func collect(dir *iso9660.File, prefix string, out map[string]*iso9660.File) error {
+func collect(dir *iso9660.File, prefix string, out map[string]*discFile) error {
 	children, err := dir.GetChildren()
 	if err != nil {
 		return fmt.Errorf("failed to list %q on the disc: %w", prefix+"/", err)
 	}
+	last := ""
 	for _, c := range children {
 		name := prefix + c.Name()
 		switch {
@@ -134,11 +172,21 @@ func collect(dir *iso9660.File, prefix string, out map[string]*iso9660.File) err
 				return err
 			}
 		case c.Mode().IsRegular():
-			if out[name] != nil {
-				return errors.New("duplicate file " + name + " on the disc")
+			part, ok := c.Reader().(*io.SectionReader)
+			if !ok {
+				return fmt.Errorf("cannot read %s on the disc at random offsets", name)
 			}
-			out[name] = c
+			if d := out[name]; d != nil {
+				if name != last {
+					return errors.New("duplicate file " + name + " on the disc")
+				}
+				d.parts = append(d.parts, part)
+				d.size += part.Size()
+				continue
+			}
+			out[name] = &discFile{parts: []*io.SectionReader{part}, size: part.Size()}
 		}
+		last = name
 	}
 	return nil
 }

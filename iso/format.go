@@ -28,9 +28,8 @@ const (
 
 // maxExtentSize is the largest extent recorded for one directory record:
 // the 32-bit data length rounded down to whole sectors (4 GiB - 2 KiB).
-// Larger files become multi-extent files. Tests lower it to exercise that
-// path with small files.
-var maxExtentSize int64 = 0xFFFFF800
+// Larger files become multi-extent files (Options.ExtentSize lowers it).
+const maxExtentSize int64 = 0xFFFFF800
 
 // putBoth32 writes v in ECMA-119 7.3.3 both-byte order (LE then BE).
 func putBoth32(b []byte, v uint32) {

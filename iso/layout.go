@@ -26,11 +26,12 @@ type node struct {
 
 	isoID, jolietID string // identifiers in the primary and Joliet trees
 	dataLBA         uint32
+	extentSize      int64 // largest extent of a multi-extent file
 }
 
 // extents is the number of directory records describing a file.
 func (n *node) extents() int {
-	return max(1, int((n.size+maxExtentSize-1)/maxExtentSize))
+	return max(1, int((n.size+n.extentSize-1)/n.extentSize))
 }
 
 // extent returns the location and length of extent i of a file.
@@ -38,8 +39,8 @@ func (n *node) extent(i int) (lba, length uint32) {
 	if n.size == 0 {
 		return 0, 0 // empty files own no sector
 	}
-	off := int64(i) * maxExtentSize
-	return n.dataLBA + uint32(off/sectorSize), uint32(min(maxExtentSize, n.size-off))
+	off := int64(i) * n.extentSize
+	return n.dataLBA + uint32(off/sectorSize), uint32(min(n.extentSize, n.size-off))
 }
 
 // nlink is the POSIX link count: directories count "." and the ".." of
@@ -327,10 +328,18 @@ func newLayout(opts Options, entries []Entry) (*layout, error) {
 	if l.label == "" {
 		l.label = "CDROM"
 	}
+	extent := opts.ExtentSize
+	if extent == 0 {
+		extent = maxExtentSize
+	}
+	if extent < 0 || extent > maxExtentSize || extent%sectorSize != 0 {
+		return nil, fmt.Errorf("extent size %d is not a positive multiple of %d up to %d", extent, sectorSize, maxExtentSize)
+	}
 	root, err := buildTree(entries)
 	if err != nil {
 		return nil, err
 	}
+	setExtentSize(root, extent)
 	if l.primary, err = newTree(root, false, l.time); err != nil {
 		return nil, err
 	}
@@ -341,6 +350,13 @@ func newLayout(opts Options, entries []Entry) (*layout, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+func setExtentSize(n *node, size int64) {
+	n.extentSize = size
+	for _, c := range n.children {
+		setExtentSize(c, size)
+	}
 }
 
 // imageTime is the single time recorded everywhere in the image,

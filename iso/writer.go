@@ -43,6 +43,11 @@ type Options struct {
 	// ModTime is recorded as every date in the image; the zero value
 	// means 1980-01-01 00:00:00 UTC. Sub-second precision is dropped.
 	ModTime time.Time
+	// ExtentSize is the largest extent of one file, a multiple of 2048;
+	// larger files become multi-extent files. 0 means the ISO 9660 maximum,
+	// 4 GiB - 2 KiB; smaller values let readers' multi-extent support be
+	// tested with small files.
+	ExtentSize int64
 }
 
 // Entry is one item to place in the image.

@@ -465,17 +465,13 @@ func TestFromFile(t *testing.T) {
 }
 
 func TestMultiExtent(t *testing.T) {
-	old := maxExtentSize
-	maxExtentSize = 64 << 10
-	t.Cleanup(func() { maxExtentSize = old })
-
 	big := pattern(9, 3*(64<<10)+12345) // four extents, the last partial
 	entries := []Entry{
 		fileEntry("data/Big File.bin", 0o644, big),
 		fileEntry("data/exact.bin", 0o644, pattern(10, 2*(64<<10))), // two full extents
 		fileEntry("data/after.txt", 0o644, []byte("after the big files\n")),
 	}
-	img := writeImage(t, Options{ModTime: testTime}, entries)
+	img := writeImage(t, Options{ModTime: testTime, ExtentSize: 64 << 10}, entries)
 
 	t.Run("isoinfo", func(t *testing.T) {
 		requireTools(t, "isoinfo")
