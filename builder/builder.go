@@ -89,6 +89,7 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err != nil {
 		return nil, t, fmt.Errorf("bad --prefix: %w", err)
 	}
+	planner.Name, planner.Version = m.Name, m.Version
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
 	writeTar := func(w io.Writer) error { return writePayload(w, m, entries, planner, o.Epoch) }
@@ -248,6 +249,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 	tarCount := &payload.CountingWriter{W: zw}
 	tw := tar.NewWriter(tarCount)
 	buf := make([]byte, 1<<20)
+	packedAs := map[string]string{} // templates are packed without ".tmpl"
 	for _, e := range entries {
 		hdr := &tar.Header{
 			Name:    e.name,
@@ -261,6 +263,9 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 			m.Dirs++
 		case e.hardlink:
 			hdr.Typeflag, hdr.Linkname = tar.TypeLink, e.link
+			if n, ok := packedAs[e.link]; ok {
+				hdr.Linkname = n
+			}
 			m.Hardlinks++
 		case e.info.Mode()&fs.ModeSymlink != 0:
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
@@ -269,17 +274,17 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 				return err
 			}
 		default:
-			hdr.Typeflag, hdr.Size = tar.TypeReg, e.info.Size()
+			hdr.Typeflag = tar.TypeReg
+			if err := packFile(tw, hdr, e, planner, buf); err != nil {
+				return err
+			}
+			packedAs[e.name] = hdr.Name
 			m.Files++
-			m.UnpackedSize += e.info.Size()
+			m.UnpackedSize += hdr.Size
+			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			if err := copyFile(tw, e, planner, buf); err != nil {
-				return err
-			}
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -299,20 +304,32 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 	return nil
 }
 
-// copyFile packs one file, with the build-time patches its plan asks for
-// (ELF RPATHs made $ORIGIN-relative; they never change the size).
-func copyFile(w io.Writer, e entry, planner *relocate.Planner, buf []byte) error {
+// packFile writes the header and content of one regular file as its plan
+// says: a template rendered under its new name, other files with their
+// build-time patches (ELF RPATHs made $ORIGIN-relative, same size).
+func packFile(tw *tar.Writer, hdr *tar.Header, e entry, planner *relocate.Planner, buf []byte) error {
 	f, err := os.Open(e.hostPath)
 	if err != nil {
 		return fmt.Errorf("failed to open %q: %w", e.hostPath, err)
 	}
 	defer f.Close()
-	patches, err := planner.File(e.name, f, e.info.Size(), e.info.Mode())
+	pk, err := planner.File(e.name, f, e.info.Size(), e.info.Mode())
 	if err != nil {
 		return err
 	}
-	r := &patchingReader{r: io.LimitReader(f, e.info.Size()), patches: patches}
-	n, err := io.CopyBuffer(w, r, buf)
+	hdr.Name, hdr.Size = pk.Name, e.info.Size()
+	if pk.Content != nil {
+		hdr.Size = int64(len(pk.Content))
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
+	}
+	if pk.Content != nil {
+		_, err := tw.Write(pk.Content)
+		return err
+	}
+	r := &patchingReader{r: io.LimitReader(f, e.info.Size()), patches: pk.Patches}
+	n, err := io.CopyBuffer(tw, r, buf)
 	if err != nil {
 		return fmt.Errorf("failed to pack %q: %w", e.hostPath, err)
 	}

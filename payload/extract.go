@@ -31,7 +31,6 @@ type Rewriter interface {
 
 // FileRewrite changes one regular file.
 type FileRewrite struct {
-	Name  string                              // new name, "" to keep
 	Wrap  func(w io.Writer) io.WriteCloser    // rewrites the stream; Close flushes
 	Patch func(f *os.File, name string) error // in-place edits after writing
 }
@@ -209,13 +208,6 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		var err error
 		if rw, err = x.Rewrite.File(rec.Name); err != nil {
 			return err
-		}
-		if rw.Name != "" && rw.Name != rec.Name {
-			if _, dup := x.kinds[rw.Name]; dup {
-				return &EntryError{rec.Name, fmt.Sprintf("renamed to %q, which already exists", rw.Name)}
-			}
-			x.kinds[rec.Name] = tar.TypeReg
-			rec.Name = rw.Name
 		}
 	}
 	x.kinds[rec.Name] = tar.TypeReg

@@ -1,8 +1,6 @@
 package relocate
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -103,10 +101,8 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 		rw := a.shebangs[name]
 		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newShebangWriter(w, rw, old, prefix) }}, nil
 	case KindTemplate:
-		return payload.FileRewrite{
-			Name: strings.TrimSuffix(name, ".tmpl"),
-			Wrap: func(w io.Writer) io.WriteCloser { return &templateWriter{w: w, name: name, vars: a.vars} },
-		}, nil
+		// Rendered at build; the placeholder alone is left.
+		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newExactReplacer(w, PrefixPlaceholder, prefix) }}, nil
 	}
 	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
 		for _, s := range f.Strings {
@@ -196,23 +192,4 @@ func (a *Applier) Remaining() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// templateWriter buffers a template and renders it on Close.
-type templateWriter struct {
-	w    io.Writer
-	name string
-	vars Vars
-	buf  bytes.Buffer
-}
-
-func (t *templateWriter) Write(p []byte) (int, error) {
-	if t.buf.Len()+len(p) > templateMax {
-		return 0, errors.New("template is larger than planned")
-	}
-	return t.buf.Write(p)
-}
-
-func (t *templateWriter) Close() error {
-	return render(t.w, t.name, t.buf.Bytes(), t.vars)
 }

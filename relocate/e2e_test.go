@@ -82,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, f := range pl.Files {
 		kinds[f.Name] = f.Kind
 	}
-	wantKinds := map[string]string{"bin/app": KindELF, "bin/launch.tmpl": KindTemplate, "bin/tool": KindShebang, "etc/app.conf": KindText}
+	wantKinds := map[string]string{"bin/app": KindELF, "bin/launch": KindTemplate, "bin/tool": KindShebang, "etc/app.conf": KindText}
 	if !mapsEqual(kinds, wantKinds) {
 		t.Errorf("planned kinds %v, want %v", kinds, wantKinds)
 	}
@@ -271,7 +271,7 @@ func TestEndToEndBytesUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw, err := a.File("anything")
-	if err != nil || rw.Name != "" || rw.Wrap != nil || rw.Patch != nil {
+	if err != nil || rw.Wrap != nil || rw.Patch != nil {
 		t.Fatalf("File = %+v, %v; want the zero rewrite", rw, err)
 	}
 	if got, err := a.Symlink("l", "/usr/lib/x"); err != nil || got != "/usr/lib/x" {

@@ -44,11 +44,14 @@ func planTree(t *testing.T, src, packed, buildPrefix string) *Plan {
 		if err != nil {
 			return err
 		}
-		patches, err := p.File(name, bytes.NewReader(data), int64(len(data)), info.Mode())
+		pk, err := p.File(name, bytes.NewReader(data), int64(len(data)), info.Mode())
 		if err != nil {
 			return err
 		}
-		for _, pt := range patches {
+		if pk.Content != nil { // a rendered template, packed under its new name
+			data, dst = pk.Content, filepath.Join(packed, filepath.FromSlash(pk.Name))
+		}
+		for _, pt := range pk.Patches {
 			if n := copy(data[pt.Offset:], pt.Data); n != len(pt.Data) {
 				t.Fatalf("patch of %s at %d runs past the end", name, pt.Offset)
 			}
@@ -123,9 +126,6 @@ func extract(t *testing.T, a *Applier, root, name string, data []byte, mode fs.F
 	rw, err := a.File(name)
 	if err != nil {
 		return "", err
-	}
-	if rw.Name != "" {
-		name = rw.Name
 	}
 	full := filepath.Join(root, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {

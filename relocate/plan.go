@@ -365,9 +365,6 @@ func (pl *Plan) validateFile(f *FilePlan) error {
 			}
 		}
 	case KindTemplate:
-		if !strings.HasSuffix(f.Name, ".tmpl") || path.Base(f.Name) == ".tmpl" {
-			return errors.New(`template name must end in ".tmpl" after a file name`)
-		}
 	default:
 		return fmt.Errorf("unknown kind %q", f.Kind)
 	}

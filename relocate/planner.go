@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"unicode/utf8"
 )
 
@@ -36,6 +38,9 @@ type Patch struct {
 
 // Planner scans files at build time.
 type Planner struct {
+	// Name and Version are what templates see as .Name and .Version.
+	Name, Version string
+
 	prefix  string   // the build prefix, as templates see it
 	others  []string // more prefixes naming the same tree
 	ps      prefixes
@@ -70,32 +75,45 @@ func (p *Planner) plan() Plan {
 	return pl
 }
 
-// File plans regular file name (a slash path relative to the source root,
-// which the build prefix names), read from r. It returns the patches the
-// builder must apply to the content it packs: RPATH and RUNPATH entries
-// under the prefix become $ORIGIN-relative.
-func (p *Planner) File(name string, r io.ReaderAt, size int64, mode fs.FileMode) ([]Patch, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
-	out := name
-	if strings.HasSuffix(name, ".tmpl") {
-		isTemplate, err := p.template(name, r, size)
-		if err != nil {
-			return nil, err
-		}
-		if isTemplate {
-			out = strings.TrimSuffix(name, ".tmpl")
-		}
-	}
-	if prev, ok := p.outputs[out]; ok {
-		return nil, fmt.Errorf("cannot plan %q: it installs as %q, like %q", name, out, prev)
-	}
-	p.outputs[out] = name
-	if out != name {
-		return nil, nil
-	}
+// Packed says how the builder packs one file.
+type Packed struct {
+	Name    string  // name in the payload: a template's drops ".tmpl"
+	Content []byte  // when set, packed instead of the file's bytes (a rendered template)
+	Patches []Patch // otherwise applied to the file's bytes; they never change its size
+}
 
+// File plans regular file name (a slash path relative to the source root,
+// which the build prefix names), read from r, and says how to pack it:
+// templates are rendered, RPATH and RUNPATH entries under the prefix become
+// $ORIGIN-relative.
+func (p *Planner) File(name string, r io.ReaderAt, size int64, mode fs.FileMode) (Packed, error) {
+	packed := Packed{Name: name}
+	if err := checkName(name); err != nil {
+		return packed, err
+	}
+	if strings.HasSuffix(name, ".tmpl") {
+		content, err := p.template(name, r, size)
+		if err != nil {
+			return packed, err
+		}
+		if content != nil {
+			packed.Name, packed.Content = strings.TrimSuffix(name, ".tmpl"), content
+		}
+	}
+	if prev, ok := p.outputs[packed.Name]; ok {
+		return packed, fmt.Errorf("cannot plan %q: it installs as %q, like %q", name, packed.Name, prev)
+	}
+	p.outputs[packed.Name] = name
+	if packed.Content != nil {
+		return packed, nil
+	}
+	patches, err := p.plainFile(name, r, size, mode)
+	packed.Patches = patches
+	return packed, err
+}
+
+// plainFile plans a file that is not a template.
+func (p *Planner) plainFile(name string, r io.ReaderAt, size int64, mode fs.FileMode) ([]Patch, error) {
 	hits, hasNUL, err := p.survey(r, size)
 	if err != nil || hits == 0 {
 		return nil, wrapName(name, err)
@@ -367,39 +385,98 @@ func overlaps(s BinString, ranges [][2]int64) bool {
 // that uses {{ }} and renders with terrapack's fields. Trees carry *.tmpl
 // files of their own (setuptools' script.tmpl, Go's test data): those are
 // ordinary files, and ok is false.
-func (p *Planner) template(name string, r io.ReaderAt, size int64) (ok bool, err error) {
+func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, error) {
 	if path.Base(name) == ".tmpl" || size > templateMax {
-		return false, nil
+		return nil, nil
 	}
 	text := make([]byte, size)
 	if _, err := r.ReadAt(text, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
-		return false, fmt.Errorf("failed to read template %q: %w", name, err)
+		return nil, fmt.Errorf("failed to read template %q: %w", name, err)
 	}
 	if !bytes.Contains(text, []byte("{{")) {
-		return false, nil
+		return nil, nil
 	}
-	var out bytes.Buffer
-	check := Vars{Prefix: "/terrapack-check", Name: "name", Version: "0", BuildPrefix: p.prefix}
-	if err := render(&out, name, text, check); err != nil {
-		return false, nil
-	}
-	p.files = append(p.files, FilePlan{Name: name, Kind: KindTemplate})
-	if p.ps.names(out.String()) {
-		p.kept = append(p.kept, Kept{Name: strings.TrimSuffix(name, ".tmpl"), Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
-	}
-	return true, nil
-}
-
-// render executes template text, named name for errors, with vars.
-func render(w io.Writer, name string, text []byte, vars Vars) error {
 	t, err := template.New(name).Option("missingkey=error").Parse(string(text))
 	if err != nil {
-		return fmt.Errorf("invalid template %q: %w", name, err)
+		return nil, nil
 	}
-	if err := t.Execute(w, vars); err != nil {
-		return fmt.Errorf("failed to render template %q: %w", name, err)
+	// Rendered now; only the install path is left for the installer, which
+	// writes it where the placeholder stands. It can only be printed.
+	if printed, all := prefixUses(t.Tree.Root); printed != all {
+		return nil, fmt.Errorf("template %q uses .Prefix in an expression: the install path is known only at install, so only {{.Prefix}} itself is supported", name)
 	}
-	return nil
+	var out bytes.Buffer
+	vars := Vars{Prefix: PrefixPlaceholder, Name: p.Name, Version: p.Version, BuildPrefix: p.prefix}
+	if err := t.Execute(&out, vars); err != nil {
+		return nil, nil
+	}
+	installed := strings.TrimSuffix(name, ".tmpl")
+	p.files = append(p.files, FilePlan{Name: installed, Kind: KindTemplate})
+	if p.ps.names(out.String()) {
+		p.kept = append(p.kept, Kept{Name: installed, Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
+	}
+	return out.Bytes(), nil
+}
+
+// PrefixPlaceholder stands for the install path in rendered templates.
+const PrefixPlaceholder = "/@terrapack-install-prefix@"
+
+// prefixUses counts the {{.Prefix}} actions under n and all uses of .Prefix.
+func prefixUses(n parse.Node) (printed, all int) {
+	add := func(m parse.Node) {
+		if m == nil || reflect.ValueOf(m).IsNil() {
+			return
+		}
+		p, a := prefixUses(m)
+		printed, all = printed+p, all+a
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				add(c)
+			}
+		}
+	case *parse.ActionNode:
+		if c := n.Pipe.Cmds; len(n.Pipe.Decl) == 0 && len(c) == 1 && len(c[0].Args) == 1 {
+			if f, ok := c[0].Args[0].(*parse.FieldNode); ok && slices.Equal(f.Ident, []string{"Prefix"}) {
+				return 1, 1
+			}
+		}
+		add(n.Pipe)
+	case *parse.PipeNode:
+		for _, c := range n.Cmds {
+			add(c)
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			add(a)
+		}
+	case *parse.IfNode:
+		add(n.Pipe)
+		add(n.List)
+		add(n.ElseList)
+	case *parse.RangeNode:
+		add(n.Pipe)
+		add(n.List)
+		add(n.ElseList)
+	case *parse.WithNode:
+		add(n.Pipe)
+		add(n.List)
+		add(n.ElseList)
+	case *parse.TemplateNode:
+		add(n.Pipe)
+	case *parse.ChainNode:
+		add(n.Node)
+		if len(n.Field) > 0 && n.Field[0] == "Prefix" {
+			all++
+		}
+	case *parse.FieldNode:
+		if len(n.Ident) > 0 && n.Ident[0] == "Prefix" {
+			all++
+		}
+	}
+	return printed, all
 }
 
 // Symlink records symlink name when its target is an absolute path into the prefix.

@@ -12,17 +12,18 @@ import (
 
 const binPrefix = "/home/ourapp/root"
 
-func planOne(t *testing.T, name string, data []byte, mode os.FileMode) (*Plan, []Patch) {
+func planOne(t *testing.T, name string, data []byte, mode os.FileMode) (*Plan, Packed) {
 	t.Helper()
 	p, err := NewPlanner(binPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	patches, err := p.File(name, bytes.NewReader(data), int64(len(data)), mode)
+	p.Name, p.Version = "app", "1.2"
+	pk, err := p.File(name, bytes.NewReader(data), int64(len(data)), mode)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return roundTrip(t, p.Plan()), patches
+	return roundTrip(t, p.Plan()), pk
 }
 
 func TestNewPlannerRefuses(t *testing.T) {
@@ -66,9 +67,9 @@ func TestBinaryStrings(t *testing.T) {
 		P + "fs/other\x00" + // another path
 		"\x05" + P + "/loose\x05\x00" + // not NUL-terminated: kept
 		"\xff\xfe" + "caf\xc3\xa9/" + P + "/x\x00") // UTF-8 text before it, invalid bytes before that
-	pl, patches := planOne(t, "lib/blob", data, 0o644)
-	if len(patches) != 0 {
-		t.Fatalf("patches for a non-ELF file: %v", patches)
+	pl, pk := planOne(t, "lib/blob", data, 0o644)
+	if len(pk.Patches) != 0 {
+		t.Fatalf("patches for a non-ELF file: %v", pk.Patches)
 	}
 	off := func(s string) int64 { return int64(bytes.Index(data, []byte(s))) }
 	want := []BinString{
@@ -172,20 +173,23 @@ func TestMaxTargetLen(t *testing.T) {
 func TestTemplates(t *testing.T) {
 	P := binPrefix
 	text := "#!/bin/sh\n# {{.Name}} {{.Version}} built in {{.BuildPrefix}}\nexec {{.Prefix}}/bin/app \"$@\"\n"
-	pl, _ := planOne(t, "bin/launch.tmpl", []byte(text), 0o755)
-	if len(pl.Files) != 1 || pl.Files[0].Kind != KindTemplate {
+	pl, pk := planOne(t, "bin/launch.tmpl", []byte(text), 0o755)
+	if pk.Name != "bin/launch" || !strings.Contains(string(pk.Content), "# app 1.2 built in "+P+"\nexec "+PrefixPlaceholder+"/bin/app") {
+		t.Fatalf("packed %q as %q", pk.Content, pk.Name)
+	}
+	if len(pl.Files) != 1 || pl.Files[0].Kind != KindTemplate || pl.Files[0].Name != "bin/launch" {
 		t.Fatalf("plan %+v", pl)
 	}
 	if len(pl.Kept) != 1 || pl.Kept[0].Name != "bin/launch" {
 		t.Fatalf("kept %+v: the template renders the build prefix", pl.Kept)
 	}
-	a, err := NewApplier(pl, Vars{Prefix: "/opt/app", Name: "app", Version: "1.2"})
+	a, err := NewApplier(pl, Vars{Prefix: "/opt/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
 	os.Mkdir(filepath.Join(root, "bin"), 0o755)
-	out, err := extract(t, a, root, "bin/launch.tmpl", []byte(text), 0o755)
+	out, err := extract(t, a, root, pk.Name, pk.Content, 0o755)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +222,13 @@ func TestTemplates(t *testing.T) {
 		}
 		if kind != tc.kind || len(pl.Files) > 1 {
 			t.Errorf("%s: planned %+v, want kind %q", tc.name, pl.Files, tc.kind)
+		}
+	}
+	// .Prefix can only be printed: the install path is not known at build.
+	for _, text := range []string{`{{if eq .Prefix "/opt"}}x{{end}}`, `{{len .Prefix}}`, `{{.Prefix | printf "%q"}}`, `{{$p := .Prefix}}{{$p}}`} {
+		p, _ := NewPlanner(P)
+		if _, err := p.File("t.tmpl", strings.NewReader(text), int64(len(text)), 0o644); err == nil || !strings.Contains(err.Error(), "uses .Prefix in an expression") {
+			t.Errorf("%s: error %v", text, err)
 		}
 	}
 	// A template may not install over another file.

@@ -12,12 +12,13 @@ const chunkSize = 64 << 10
 // replacer streams its input to w with every whole-path occurrence of a
 // prefix replaced by new (see indexPrefix), in constant memory.
 type replacer struct {
-	w    io.Writer
-	olds [][]byte // longest first
-	new  []byte
-	buf  []byte // input not yet decided, then the piece being processed
-	out  []byte
-	err  error
+	exact bool // match anywhere, not only as a whole path
+	w     io.Writer
+	olds  [][]byte // longest first
+	new   []byte
+	buf   []byte // input not yet decided, then the piece being processed
+	out   []byte
+	err   error
 }
 
 func newReplacer(w io.Writer, olds prefixes, new string) *replacer {
@@ -25,6 +26,13 @@ func newReplacer(w io.Writer, olds prefixes, new string) *replacer {
 	for _, o := range olds {
 		r.olds = append(r.olds, []byte(o))
 	}
+	return r
+}
+
+// newExactReplacer replaces every occurrence of old, whatever follows it.
+func newExactReplacer(w io.Writer, old, new string) *replacer {
+	r := newReplacer(w, prefixes{old}, new)
+	r.exact = true
 	return r
 }
 
@@ -104,6 +112,9 @@ func (r *replacer) matchAt(buf []byte, j int, final bool) (n int, undecided bool
 		}
 		if !bytes.Equal(buf[j:end], old) {
 			continue
+		}
+		if r.exact {
+			return len(old), false
 		}
 		if end == len(buf) && !final {
 			return 0, true

@@ -61,7 +61,7 @@ func TestRelocatedInstallRuns(t *testing.T) {
 	run := filepath.Join(t.TempDir(), "app.run")
 	mustOK(t, terrapack(t, "build", p, "-o", run, "--name", "app", "--version", "2.0", "--prefix", p, "-q"))
 	insp := mustOK(t, terrapack(t, "inspect", "--relocations", run)).stdout
-	for _, w := range []string{"build prefix:    " + p, "etc/app.conf", "bin/app", "bin/launch.tmpl", "bin/current -> " + p + "/bin/app", "longest target:"} {
+	for _, w := range []string{"build prefix:    " + p, "etc/app.conf", "bin/app", "template  bin/launch", "bin/current -> " + p + "/bin/app", "longest target:"} {
 		if !strings.Contains(insp, w) {
 			t.Errorf("inspect --relocations lacks %q:\n%s", w, insp)
 		}
