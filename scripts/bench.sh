@@ -77,12 +77,9 @@ makeself $mb; install terrapack $ti, makeself $mi, zstd|tar $pi.
 - Build: the payload is cut into 32 MiB zstd frames compressed on every core (the frames do not
   depend on the core count, so output stays reproducible); makeself's zstd uses one core.
 - Size: the payload alone is within a few percent of makeself's zstd -9 stream, but the installer
-  carries a static stub of about 4.7 MB against makeself's 20 KB of shell, so small and medium
-  trees come out larger. \`--level 19\` trades build time for size (on this tree, one run: 58.0 MB
-  vs makeself's 56.1 MB, 11.0 s vs 9.0 s). The stub is 3.4 MB of verification, three
-  decompressors and the safe extractor, plus 1.5 MB that text/template brings for \`*.tmpl\`
-  rendering (it keeps every exported method reachable). github.com/schollz/progressbar/v3 is
-  left out: it imports net/http and would add 2.0 MB, over the 5 MiB budget; the stub draws its
-  own one-line bar on terminals.
+  carries a static stub of about 3.9 MB (verification, three decompressors, the safe extractor and
+  the relocation engine) against makeself's 20 KB of shell, so small and medium trees come out
+  larger. \`--level 19\` trades build time for size. github.com/schollz/progressbar/v3 is left
+  out: it imports net/http and would add 2.0 MB; the stub draws its own one-line bar on terminals.
 MD
 cat docs/BENCHMARKS.md
