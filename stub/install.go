@@ -53,6 +53,9 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	if err != nil {
 		return err
 	}
+	if err := checkNotMountPoint(target, state); err != nil {
+		return err
+	}
 	createdParents, err := makeParents(target)
 	if err != nil {
 		return err

@@ -73,6 +73,23 @@ func inspectTarget(target string) (targetState, error) {
 	return targetOther, nil
 }
 
+// checkNotMountPoint refuses a target that is the root of a mounted file
+// system: the new tree is built beside the target, on the parent's file
+// system, and could never be renamed onto it.
+func checkNotMountPoint(target string, state targetState) error {
+	if state == targetMissing {
+		return nil
+	}
+	var t, p unix.Stat_t
+	if unix.Stat(target, &t) != nil || unix.Stat(filepath.Dir(target), &p) != nil || t.Dev == p.Dev {
+		return nil
+	}
+	return &refusal{
+		msg:  fmt.Sprintf("target %q is a mount point: the install is built beside it and moved in with one rename, which cannot cross file systems", target),
+		hint: "install into a folder inside it, e.g. --to " + filepath.Join(target, "app"),
+	}
+}
+
 // makeParents creates the missing parents of target and returns them,
 // outermost first, so that a failed install can remove them again.
 func makeParents(target string) ([]string, error) {

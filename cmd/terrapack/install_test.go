@@ -220,6 +220,9 @@ func TestNoSpaceIsRefusedBeforeWriting(t *testing.T) {
 	defer unix.Unmount(mnt, 0)
 	mustFail(t, runCmd(t, nil, run, "--to", filepath.Join(mnt, "app")), 4, "not enough free space", "need 4.0 MiB")
 	assertClean(t, mnt)
+	// The mount point itself cannot receive the install's final rename.
+	mustFail(t, runCmd(t, nil, run, "--to", mnt), 4, "is a mount point", "hint: install into a folder inside it")
+	assertClean(t, mnt)
 }
 
 func TestUninstall(t *testing.T) {
