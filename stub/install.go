@@ -109,6 +109,11 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if o.sync {
+		if err := unix.Syncfs(int(tx.lock.Fd())); err != nil {
+			return fmt.Errorf("failed to flush %q to disk: %w", tx.tmp, err)
+		}
+	}
 	if err := tx.commit(target, state); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type options struct {
 	version   bool
 	uninstall bool
 	noHook    bool
+	sync      bool
 }
 
 func main() {
@@ -61,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.BoolVar(&o.uninstall, "uninstall", false, "")
 	fs.BoolVar(&o.noHook, "no-hook", false, "")
+	fs.BoolVar(&o.sync, "sync", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -177,6 +179,8 @@ Options:
   --to DIR, --target DIR  where to install; created if missing
   --force                 replace an existing install of this kind, atomically
   --no-hook               do not run the post-install hook
+  --sync                  flush the new tree to disk before committing it
+                          (slower; the install then survives a power cut)
   -q, --quiet             print errors only
   -h, --help              this text
 

@@ -18,7 +18,7 @@ func TestInstallKeepsEveryEntry(t *testing.T) {
 	run := build(t, src, "--name", "sample", "--version", "1.2.3")
 	base := t.TempDir()
 	target := filepath.Join(base, "deep", "nested path", "app")
-	r := mustOK(t, runCmd(t, nil, run, "--to", target))
+	r := mustOK(t, runCmd(t, nil, run, "--to", target, "--sync"))
 	if !strings.Contains(r.stderr, "installed sample 1.2.3 into "+target) {
 		t.Errorf("no completion line:\n%s", r)
 	}
