@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -88,6 +89,16 @@ func TestArm64Stub(t *testing.T) {
 		t.Errorf("inspect: %s", r.stdout)
 	}
 	mustFail(t, terrapack(t, "build", sampleTree(t), "-o", filepath.Join(t.TempDir(), "x.run"), "--arch", "mips"), 1, "no installer stub for linux/mips")
+
+	// Run the arm64 installer itself under user-mode emulation.
+	qemu, err := exec.LookPath("qemu-aarch64-static")
+	if err != nil {
+		t.Skip("qemu-aarch64-static not found (apt-get install qemu-user-static): arm64 installer not run")
+	}
+	src := sampleTree(t)
+	target := filepath.Join(t.TempDir(), "app")
+	mustOK(t, runCmd(t, nil, qemu, build(t, src, "--arch", "arm64"), "--to", target))
+	compareTrees(t, src, target)
 }
 
 func TestBuildErrors(t *testing.T) {
