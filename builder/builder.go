@@ -100,6 +100,14 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err != nil {
 		return nil, t, err
 	}
+	if plan := planner.Plan(); len(m.Relocation) > 0 {
+		limit := "no limit on the install path"
+		if n := plan.MaxTargetLen(); n >= 0 {
+			limit = fmt.Sprintf("install paths up to %d bytes", n)
+		}
+		o.logf("relocation from %s: %d files and %d symlinks rewritten at install, %d kept as they are; %s (terrapack inspect --relocations)",
+			plan.BuildPrefix, len(plan.Files), len(plan.Symlinks), len(plan.Kept), limit)
+	}
 	o.logf("wrote %s (%d bytes, sha256 %s)", out, t.Layout.TotalSize, t.Checksum())
 	return m, t, nil
 }
