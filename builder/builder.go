@@ -92,7 +92,11 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	planner.Name, planner.Version = m.Name, m.Version
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
-	writeTar := func(w io.Writer) error { return writePayload(w, m, entries, planner, o.Epoch) }
+	var plan *relocate.Plan
+	writeTar := func(w io.Writer) (err error) {
+		plan, err = writePayload(w, m, entries, planner, o.Epoch)
+		return err
+	}
 	err = writeAtomically(out, 0o755, func(f *os.File) error {
 		t, err = Seal(f, stub, m, writeTar)
 		return err
@@ -100,7 +104,7 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err != nil {
 		return nil, t, err
 	}
-	if plan := planner.Plan(); len(m.Relocation) > 0 {
+	if len(m.Relocation) > 0 {
 		limit := "no limit on the install path"
 		if n := plan.MaxTargetLen(); n >= 0 {
 			limit = fmt.Sprintf("install paths up to %d bytes", n)
@@ -249,10 +253,10 @@ func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Wri
 
 // writePayload writes the compressed tar of entries to w, planning the
 // relocation of each entry on the way, and fills m's counts and plan.
-func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *relocate.Planner, epoch *time.Time) error {
+func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *relocate.Planner, epoch *time.Time) (*relocate.Plan, error) {
 	zw, err := payload.NewCompressor(w, m.Compression, m.Level)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tarCount := &payload.CountingWriter{W: zw}
 	tw := tar.NewWriter(tarCount)
@@ -279,12 +283,12 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
 			m.Symlinks++
 			if err := planner.Symlink(e.name, e.link); err != nil {
-				return err
+				return nil, err
 			}
 		default:
 			hdr.Typeflag = tar.TypeReg
 			if err := packFile(tw, hdr, e, planner, buf); err != nil {
-				return err
+				return nil, err
 			}
 			packedAs[e.name] = hdr.Name
 			m.Files++
@@ -292,24 +296,25 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
+			return nil, fmt.Errorf("failed to add %q: %w", e.hostPath, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return fmt.Errorf("failed to finish payload: %w", err)
+		return nil, fmt.Errorf("failed to finish payload: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("failed to finish %s compression: %w", m.Compression, err)
+		return nil, fmt.Errorf("failed to finish %s compression: %w", m.Compression, err)
 	}
 	m.TarSize = tarCount.N
-	if plan := planner.Plan(); len(plan.Files)+len(plan.Symlinks)+len(plan.Kept) > 0 {
+	plan := planner.Plan()
+	if len(plan.Files)+len(plan.Symlinks)+len(plan.Kept) > 0 {
 		b, err := json.Marshal(plan)
 		if err != nil {
-			return fmt.Errorf("failed to encode relocation plan: %w", err)
+			return nil, fmt.Errorf("failed to encode relocation plan: %w", err)
 		}
 		m.Relocation = b
 	}
-	return nil
+	return plan, nil
 }
 
 // packFile writes the header and content of one regular file as its plan
