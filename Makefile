@@ -28,6 +28,8 @@ demo: build
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m -v ./... | $(QUIET_RUNS)
+	# The builder's pure-Go zstd fallback, used when built without cgo.
+	CGO_ENABLED=0 $(GO) test -count=1 -run TestZstd ./payload/
 
 test-slow: build
 	$(GO) test -count=1 -tags slow -timeout 60m -v ./... | $(QUIET_RUNS)

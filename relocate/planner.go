@@ -382,7 +382,7 @@ func overlaps(s BinString, ranges [][2]int64) bool {
 }
 
 // template plans name as a terrapack template when it is one: a *.tmpl file
-// that uses {{ }} and renders with terrapack's fields. Trees carry *.tmpl
+// that uses terrapack's fields in {{ }} and renders with them. Trees carry *.tmpl
 // files of their own (setuptools' script.tmpl, Go's test data): those are
 // ordinary files, and ok is false.
 func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, error) {
@@ -400,9 +400,18 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, erro
 	if err != nil {
 		return nil, nil
 	}
+	// A template names at least one of terrapack's fields, anywhere (Go's
+	// test data defines templates on fields of its own: not ours).
+	var uses fieldUses
+	for _, tt := range t.Templates() {
+		uses.walk(tt.Tree.Root)
+	}
+	if uses.ours == 0 {
+		return nil, nil
+	}
 	// Rendered now; only the install path is left for the installer, which
 	// writes it where the placeholder stands. It can only be printed.
-	if printed, all := prefixUses(t.Tree.Root); printed != all {
+	if uses.printed != uses.prefix {
 		return nil, fmt.Errorf("template %q uses .Prefix in an expression: the install path is known only at install, so only {{.Prefix}} itself is supported", name)
 	}
 	var out bytes.Buffer
@@ -421,62 +430,66 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, erro
 // PrefixPlaceholder stands for the install path in rendered templates.
 const PrefixPlaceholder = "/@terrapack-install-prefix@"
 
-// prefixUses counts the {{.Prefix}} actions under n and all uses of .Prefix.
-func prefixUses(n parse.Node) (printed, all int) {
-	add := func(m parse.Node) {
-		if m == nil || reflect.ValueOf(m).IsNil() {
-			return
+// ourFields are the template fields terrapack provides (Vars).
+var ourFields = map[string]bool{"Prefix": true, "Name": true, "Version": true, "BuildPrefix": true}
+
+// fieldUses counts, under a template node, the {{.Prefix}} actions, all uses
+// of .Prefix, and all uses of any of terrapack's fields.
+type fieldUses struct{ printed, prefix, ours int }
+
+func (u *fieldUses) field(ident []string) {
+	if len(ident) > 0 && ourFields[ident[0]] {
+		u.ours++
+		if ident[0] == "Prefix" {
+			u.prefix++
 		}
-		p, a := prefixUses(m)
-		printed, all = printed+p, all+a
+	}
+}
+
+func (u *fieldUses) walk(n parse.Node) {
+	if n == nil || reflect.ValueOf(n).IsNil() {
+		return
 	}
 	switch n := n.(type) {
 	case *parse.ListNode:
-		if n != nil {
-			for _, c := range n.Nodes {
-				add(c)
-			}
+		for _, c := range n.Nodes {
+			u.walk(c)
 		}
 	case *parse.ActionNode:
 		if c := n.Pipe.Cmds; len(n.Pipe.Decl) == 0 && len(c) == 1 && len(c[0].Args) == 1 {
 			if f, ok := c[0].Args[0].(*parse.FieldNode); ok && slices.Equal(f.Ident, []string{"Prefix"}) {
-				return 1, 1
+				u.printed++
 			}
 		}
-		add(n.Pipe)
+		u.walk(n.Pipe)
 	case *parse.PipeNode:
 		for _, c := range n.Cmds {
-			add(c)
+			u.walk(c)
 		}
 	case *parse.CommandNode:
 		for _, a := range n.Args {
-			add(a)
+			u.walk(a)
 		}
 	case *parse.IfNode:
-		add(n.Pipe)
-		add(n.List)
-		add(n.ElseList)
+		u.walk(n.Pipe)
+		u.walk(n.List)
+		u.walk(n.ElseList)
 	case *parse.RangeNode:
-		add(n.Pipe)
-		add(n.List)
-		add(n.ElseList)
+		u.walk(n.Pipe)
+		u.walk(n.List)
+		u.walk(n.ElseList)
 	case *parse.WithNode:
-		add(n.Pipe)
-		add(n.List)
-		add(n.ElseList)
+		u.walk(n.Pipe)
+		u.walk(n.List)
+		u.walk(n.ElseList)
 	case *parse.TemplateNode:
-		add(n.Pipe)
+		u.walk(n.Pipe)
 	case *parse.ChainNode:
-		add(n.Node)
-		if len(n.Field) > 0 && n.Field[0] == "Prefix" {
-			all++
-		}
+		u.walk(n.Node)
+		u.field(n.Field)
 	case *parse.FieldNode:
-		if len(n.Ident) > 0 && n.Ident[0] == "Prefix" {
-			all++
-		}
+		u.field(n.Ident)
 	}
-	return printed, all
 }
 
 // Symlink records symlink name when its target is an absolute path into the prefix.

@@ -210,10 +210,13 @@ func TestTemplates(t *testing.T) {
 		{"script.tmpl", "# EASY-INSTALL-SCRIPT: %(spec)r\n", ""},
 		{"c.tmpl", "{{.Name}}" + strings.Repeat("x", templateMax), ""},
 		{"d/.tmpl", "{{.Name}}", ""},
+		// Go's text/template test data: renders, but names none of our fields.
+		{"file1.tmpl", "{{define \"x\"}}TEXT{{end}}\n{{define \"dotV\"}}{{.V}}{{end}}\n", ""},
 	} {
 		p, _ := NewPlanner(P)
-		if _, err := p.File(tc.name, strings.NewReader(tc.text), int64(len(tc.text)), 0o644); err != nil {
-			t.Errorf("%s: %v", tc.name, err)
+		packed, err := p.File(tc.name, strings.NewReader(tc.text), int64(len(tc.text)), 0o644)
+		if err != nil || packed.Name != tc.name {
+			t.Errorf("%s: packed as %q (%v)", tc.name, packed.Name, err)
 		}
 		pl := p.Plan()
 		kind := ""
