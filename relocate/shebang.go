@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -31,14 +30,6 @@ var shells = map[string]bool{
 	"mksh": true, "pdksh": true, "zsh": true, "yash": true, "posh": true,
 }
 
-var (
-	// pythonString matches a line starting with a string literal.
-	pythonString = regexp.MustCompile(`^(?i:[rbuf]{0,2})["']`)
-	pythonFuture = regexp.MustCompile(`(?m)^from[ \t]+__future__[ \t]+import\b`)
-	// pythonCookie is PEP 263's encoding declaration.
-	pythonCookie = regexp.MustCompile(`^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+`)
-)
-
 // shebangStyle picks the trampoline for a script from its interpreter's name
 // and, for Python, its first lines (head, "#!" line included). "" means no
 // trampoline is safe.
@@ -48,7 +39,7 @@ func shebangStyle(interp string, head []byte) string {
 	case strings.HasPrefix(base, "python") || strings.HasPrefix(base, "pypy"):
 		// The polyglot becomes the module docstring; a docstring followed by
 		// "from __future__" would then be a syntax error.
-		if startsWithString(head) && pythonFuture.Match(head) {
+		if startsWithString(head) && importsFuture(head) {
 			return ""
 		}
 		return StylePython
@@ -73,9 +64,76 @@ func startsWithString(head []byte) bool {
 		if len(l) == 0 || l[0] == '#' {
 			continue
 		}
-		return pythonString.Match(l)
+		return isStringStart(l)
 	}
 	return false
+}
+
+// These Python matchers are written out rather than as regexps: the
+// installer links this package, and regexp would add 250 KB to it.
+
+// isStringStart reports whether l starts with a string literal: up to two
+// prefix letters (r, b, u, f in any case), then a quote.
+func isStringStart(l []byte) bool {
+	for i := 0; i < len(l) && i <= 2; i++ {
+		switch l[i] | 0x20 {
+		case 'r', 'b', 'u', 'f':
+			continue
+		}
+		return l[i] == '"' || l[i] == '\''
+	}
+	return false
+}
+
+// importsFuture reports whether a line of head is "from __future__ import".
+func importsFuture(head []byte) bool {
+	for line := range bytes.SplitSeq(head, []byte("\n")) {
+		rest, ok := cutWord(line, "from")
+		if !ok {
+			continue
+		}
+		if rest, ok = cutWord(rest, "__future__"); !ok {
+			continue
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte("import")); ok && (len(rest) == 0 || !isWordByte(rest[0])) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutWord cuts word and the blanks (at least one) after it off b's start.
+func cutWord(b []byte, word string) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(word))
+	trimmed := bytes.TrimLeft(rest, " \t")
+	return trimmed, ok && len(trimmed) < len(rest)
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
+}
+
+// isCodingLine reports whether line is a PEP 263 encoding declaration: a
+// comment with "coding:" or "coding=", blanks, then an encoding name.
+func isCodingLine(line []byte) bool {
+	line = bytes.TrimLeft(line, " \t\f")
+	if len(line) == 0 || line[0] != '#' {
+		return false
+	}
+	for rest := line; ; {
+		i := bytes.Index(rest, []byte("coding"))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("coding"):]
+		if len(rest) == 0 || rest[0] != ':' && rest[0] != '=' {
+			continue
+		}
+		name := bytes.TrimLeft(rest[1:], " \t")
+		if len(name) > 0 && (isWordByte(name[0]) || name[0] == '-' || name[0] == '.') {
+			return true
+		}
+	}
 }
 
 // shQuote quotes s for sh.
@@ -127,7 +185,7 @@ func (rw *shebangRewrite) header(line2 []byte, olds prefixes, prefix string) str
 	case StylePython:
 		// distlib's polyglot: sh reads '''exec' as exec, Python a string literal.
 		cookie := ""
-		if pythonCookie.Match(line2) {
+		if isCodingLine(line2) {
 			cookie = olds.replace(string(line2), prefix) + "\n"
 		}
 		return "#!/bin/sh\n" + cookie + "'''exec' " + args + "\n' '''\n"

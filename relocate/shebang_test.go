@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -295,5 +296,27 @@ func TestShebangPayloadMismatch(t *testing.T) {
 	}
 	if _, err := extract(t, a, dir, "bin/tool", []byte("#!"+scriptPrefix+"/bin/shx\necho\n"), 0o755); err == nil || !strings.Contains(err.Error(), "does not match the plan") {
 		t.Fatalf("error %v, want a mismatch", err)
+	}
+}
+
+// TestPythonMatchersAgreeWithRegexps checks the written-out matchers
+// against the regexps they stand for (kept out of the installer for size).
+func TestPythonMatchersAgreeWithRegexps(t *testing.T) {
+	str := regexp.MustCompile(`^(?i:[rbuf]{0,2})["']`)
+	fut := regexp.MustCompile(`(?m)^from[ \t]+__future__[ \t]+import\b`)
+	cook := regexp.MustCompile(`^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+`)
+	cases := []string{"", "'x'", `"""doc"""`, "rb'x'", "Rb\"x\"", "fr'", "bru'", "x = 1", "u", "b'", "from __future__ import annotations", "x\nfrom  __future__\timport x", "from __future__ importx", "from __future__ import", " from __future__ import x", "from__future__ import x", "from __future__  import_x",
+		"# -*- coding: latin-1 -*-", "#coding=utf8", "  \t# vim: set fileencoding=utf-8 :", "# coding: ", "# coding:-x", "# codingx: utf8 coding: y", "coding: utf8", "\f#coding:.", "# coding:\tü", "# coding utf8"}
+	for _, c := range cases {
+		b := []byte(c)
+		if a, w := isStringStart(b), str.Match(b); a != w {
+			t.Errorf("isStringStart(%q) = %v, regexp %v", c, a, w)
+		}
+		if a, w := importsFuture(b), fut.Match(b); a != w {
+			t.Errorf("importsFuture(%q) = %v, regexp %v", c, a, w)
+		}
+		if a, w := isCodingLine(b), cook.Match(b); a != w {
+			t.Errorf("isCodingLine(%q) = %v, regexp %v", c, a, w)
+		}
 	}
 }
