@@ -59,7 +59,7 @@ func NewDecompressor(r io.Reader, method string) (io.ReadCloser, error) {
 	switch method {
 	case Zstd:
 		d, err := zstd.NewReader(r,
-			zstd.WithDecoderConcurrency(2),
+			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxWindow(64<<20),
 			zstd.WithDecoderLowmem(true))
 		if err != nil {
