@@ -146,3 +146,34 @@ func TestBuildRefusesUnreadableFile(t *testing.T) {
 	mustFail(t, r, 1, "cannot read", "private", "permission denied")
 	assertClean(t, out)
 }
+
+// TestExtractByHand runs docs/FORMAT.md's recipe (tail, head, zstd, tar,
+// sha256sum; no terrapack) on a default build: the tree comes out whole and
+// the checksum it prints is the installer's.
+func TestExtractByHand(t *testing.T) {
+	for _, tool := range []string{"zstd", "tar", "sha256sum", "od"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("skipping: %s is not installed (apt-get install zstd coreutils tar)", tool)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/FORMAT.md")
+	must(t, err)
+	_, recipe, ok := strings.Cut(string(doc), "## Extracting by hand")
+	if ok {
+		_, recipe, ok = strings.Cut(recipe, "```sh\n")
+		recipe, _, _ = strings.Cut(recipe, "```")
+	}
+	if !ok || !strings.Contains(recipe, "zstd -d") {
+		t.Fatal("docs/FORMAT.md has no shell recipe under \"Extracting by hand\"")
+	}
+	src := sampleTree(t)
+	run := build(t, src)
+	dir := t.TempDir()
+	r := mustOK(t, runCmd(t, nil, "bash", "-euo", "pipefail", "-c", "cd "+dir+"\nf="+run+"\n"+strings.TrimPrefix(recipe, "f=app.run\n")))
+	compareTrees(t, src, filepath.Join(dir, "out"))
+	info := mustOK(t, terrapack(t, "inspect", run)).stdout
+	_, after, _ := strings.Cut(info, "sha256:")
+	if sum := strings.Fields(after); len(sum) == 0 || !strings.Contains(r.stdout, sum[0]) {
+		t.Errorf("the recipe's checksum is not the installer's:\nrecipe: %s\ninspect: %s", r.stdout, info)
+	}
+}
