@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestBuildIsReproducible(t *testing.T) {
@@ -176,4 +178,28 @@ func TestExtractByHand(t *testing.T) {
 	if sum := strings.Fields(after); len(sum) == 0 || !strings.Contains(r.stdout, sum[0]) {
 		t.Errorf("the recipe's checksum is not the installer's:\nrecipe: %s\ninspect: %s", r.stdout, info)
 	}
+}
+
+// TestBuildOutputDiskFull: a build whose output does not fit fails with the
+// reason and leaves neither a partial installer nor a temporary file.
+func TestBuildOutputDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	src := t.TempDir()
+	noise := make([]byte, 12<<20) // incompressible: the payload is as big
+	for i, x := 0, uint32(1); i < len(noise); i++ {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		noise[i] = byte(x)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "noise"), noise, 0o644))
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
+		t.Skipf("skipping: cannot mount tmpfs: %v", err)
+	}
+	defer unix.Unmount(mnt, 0)
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(mnt, "app.run")), 1, "no space left on device")
+	assertClean(t, mnt)
 }
