@@ -30,6 +30,10 @@ const zstdDefaultLevel = 9
 // decoder keeps its memory bounded (docs/BENCHMARKS.md).
 const zstdWindowLog = 24
 
+// maxZstdWorkers bounds the builder's memory on big machines: each zstd
+// worker holds a job of several windows. The output does not depend on it.
+const maxZstdWorkers = 8
+
 // NewCompressor returns a writer that compresses into w. level follows the
 // method's usual command-line numbering (zstd 1–22, gzip 1–9); 0 means the
 // method's default; xz has no levels here.
@@ -39,7 +43,7 @@ func NewCompressor(w io.Writer, method string, level int) (io.WriteCloser, error
 		if level == 0 {
 			level = zstdDefaultLevel
 		}
-		return newZstdWriter(w, level, runtime.NumCPU())
+		return newZstdWriter(w, level, min(runtime.NumCPU(), maxZstdWorkers))
 	case Gzip:
 		if level == 0 {
 			level = gzip.DefaultCompression
