@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,7 +39,9 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 			if !quiet {
 				o.Log = os.Stderr
 			}
-			if _, _, err = builder.Build(o); err != nil || isoOut == "" {
+			if _, _, err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {
+				return &hinted{err, "free space where -o points, or write the installer to another file system"}
+			} else if err != nil || isoOut == "" {
 				return err
 			}
 			return builder.WriteDisc(builder.DiscOptions{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch})

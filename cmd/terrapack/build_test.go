@@ -200,6 +200,6 @@ func TestBuildOutputDiskFull(t *testing.T) {
 		t.Skipf("skipping: cannot mount tmpfs: %v", err)
 	}
 	defer unix.Unmount(mnt, 0)
-	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(mnt, "app.run")), 1, "no space left on device")
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(mnt, "app.run")), 1, "no space left on device", "hint: free space where -o points")
 	assertClean(t, mnt)
 }
