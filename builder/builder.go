@@ -19,6 +19,7 @@ import (
 
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
+	"github.com/terrapack/terrapack/relocate/planner"
 )
 
 // Options describe one build.
@@ -85,16 +86,16 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if len(o.Prefixes) == 0 {
 		o.Prefixes = []string{src}
 	}
-	planner, err := relocate.NewPlanner(o.Prefixes[0], o.Prefixes[1:]...)
+	pln, err := planner.New(o.Prefixes[0], o.Prefixes[1:]...)
 	if err != nil {
 		return nil, t, fmt.Errorf("bad --prefix: %w", err)
 	}
-	planner.Name, planner.Version = m.Name, m.Version
+	pln.Name, pln.Version = m.Name, m.Version
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
 	var plan *relocate.Plan
 	writeTar := func(w io.Writer) (err error) {
-		plan, err = writePayload(w, m, entries, planner, o.Epoch)
+		plan, err = writePayload(w, m, entries, pln, o.Epoch)
 		return err
 	}
 	err = writeAtomically(out, 0o755, func(f *os.File) error {
@@ -253,7 +254,7 @@ func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Wri
 
 // writePayload writes the compressed tar of entries to w, planning the
 // relocation of each entry on the way, and fills m's counts and plan.
-func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *relocate.Planner, epoch *time.Time) (*relocate.Plan, error) {
+func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planner.Planner, epoch *time.Time) (*relocate.Plan, error) {
 	zw, err := payload.NewCompressor(w, m.Compression, m.Level)
 	if err != nil {
 		return nil, err
@@ -282,12 +283,12 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 		case e.info.Mode()&fs.ModeSymlink != 0:
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
 			m.Symlinks++
-			if err := planner.Symlink(e.name, e.link); err != nil {
+			if err := pln.Symlink(e.name, e.link); err != nil {
 				return nil, err
 			}
 		default:
 			hdr.Typeflag = tar.TypeReg
-			if err := packFile(tw, hdr, e, planner, buf); err != nil {
+			if err := packFile(tw, hdr, e, pln, buf); err != nil {
 				return nil, err
 			}
 			packedAs[e.name] = hdr.Name
@@ -306,7 +307,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 		return nil, fmt.Errorf("failed to finish %s compression: %w", m.Compression, err)
 	}
 	m.TarSize = tarCount.N
-	plan := planner.Plan()
+	plan := pln.Plan()
 	if len(plan.Files)+len(plan.Symlinks)+len(plan.Kept) > 0 {
 		b, err := json.Marshal(plan)
 		if err != nil {
@@ -320,13 +321,13 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, planner *re
 // packFile writes the header and content of one regular file as its plan
 // says: a template rendered under its new name, other files with their
 // build-time patches (ELF RPATHs made $ORIGIN-relative, same size).
-func packFile(tw *tar.Writer, hdr *tar.Header, e entry, planner *relocate.Planner, buf []byte) error {
+func packFile(tw *tar.Writer, hdr *tar.Header, e entry, pln *planner.Planner, buf []byte) error {
 	f, err := os.Open(e.hostPath)
 	if err != nil {
 		return fmt.Errorf("failed to open %q: %w", e.hostPath, err)
 	}
 	defer f.Close()
-	pk, err := planner.File(e.name, f, e.info.Size(), e.info.Mode())
+	pk, err := pln.File(e.name, f, e.info.Size(), e.info.Mode())
 	if err != nil {
 		return err
 	}
@@ -362,7 +363,7 @@ func (o *Options) logf(format string, args ...any) {
 type patchingReader struct {
 	r       io.Reader
 	off     int64
-	patches []relocate.Patch
+	patches []planner.Patch
 }
 
 func (p *patchingReader) Read(b []byte) (int, error) {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/terrapack/terrapack/relocate"
+	"github.com/terrapack/terrapack/relocate/planner"
 )
 
 // PlaceholderLen is the minimum length of the PT_INTERP written into pbin
@@ -425,7 +426,7 @@ func isELF(p string) bool {
 	defer f.Close()
 	head := make([]byte, 4)
 	n, _ := io.ReadFull(f, head)
-	return relocate.IsELF(head[:n])
+	return planner.IsELF(head[:n])
 }
 
 // launcherScript runs pbin/NAME from wherever the terrarium lies, exporting
@@ -586,7 +587,7 @@ func localizeFile(p, lib64 string) error {
 	if err != nil {
 		return fmt.Errorf("failed to stat %q: %w", p, err)
 	}
-	facts, err := relocate.ReadELFFacts(f)
+	facts, err := planner.ReadELFFacts(f)
 	if err != nil {
 		return fmt.Errorf("failed to read ELF %q: %w", p, err)
 	}

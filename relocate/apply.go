@@ -38,7 +38,7 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 	if err := pl.validate(); err != nil {
 		return nil, fmt.Errorf("invalid relocation plan: %w", err)
 	}
-	if err := checkPrefix(vars.Prefix); err != nil {
+	if err := CheckPrefix(vars.Prefix); err != nil {
 		return nil, fmt.Errorf("invalid install path: %w", err)
 	}
 	switch vars.BuildPrefix {
@@ -63,7 +63,7 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 		f := &pl.Files[i]
 		a.files[f.Name] = f
 		if f.Kind == KindShebang {
-			rw, err := newShebangRewrite(f.Shebang, pl.prefixes(), vars.Prefix)
+			rw, err := newShebangRewrite(f.Shebang, pl.Prefixes(), vars.Prefix)
 			if err != nil {
 				return nil, fmt.Errorf("cannot relocate %q: %w", f.Name, err)
 			}
@@ -93,7 +93,7 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 		return payload.FileRewrite{}, nil
 	}
 	a.seen[name] = true
-	old, prefix := a.plan.prefixes(), a.vars.Prefix
+	old, prefix := a.plan.Prefixes(), a.vars.Prefix
 	switch f.Kind {
 	case KindText:
 		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newReplacer(w, old, prefix) }}, nil
@@ -122,13 +122,13 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 
 // interpPath is the installed loader's path: cleaned, so that the extra
 // slashes of a bundle's reserved placeholder are dropped.
-func interpPath(v string, old prefixes, prefix string) string {
+func interpPath(v string, old Prefixes, prefix string) string {
 	return path.Clean(old.replace(v, prefix))
 }
 
 // patchString rewrites one planned string in place after checking that the
 // file holds what was planned.
-func patchString(f *os.File, s BinString, old prefixes, value string) error {
+func patchString(f *os.File, s BinString, old Prefixes, value string) error {
 	buf := make([]byte, len(s.Value)+1)
 	if _, err := f.ReadAt(buf, s.Offset); err != nil {
 		return fmt.Errorf("failed to read the string at offset %d: %w", s.Offset, err)
@@ -146,7 +146,7 @@ func patchString(f *os.File, s BinString, old prefixes, value string) error {
 	// prefix is left behind.
 	b := append([]byte(value), 0)
 	last := -1
-	for i, n := old.index(s.Value, 0); i >= 0; i, n = old.index(s.Value, i+n) {
+	for i, n := old.Index(s.Value, 0); i >= 0; i, n = old.Index(s.Value, i+n) {
 		last = i
 	}
 	if last >= len(b) {
@@ -170,7 +170,7 @@ func (a *Applier) Symlink(name, target string) (string, error) {
 	if target != planned {
 		return "", fmt.Errorf("symlink %q points to %q, not %q as planned: the payload was changed after planning", name, target, planned)
 	}
-	q, _ := a.plan.prefixes().under(path.Clean(target))
+	q, _ := a.plan.Prefixes().Under(path.Clean(target))
 	inside := path.Clean("." + strings.TrimPrefix(path.Clean(target), q))
 	// Both are clean relative paths, so Rel cannot fail.
 	rel, _ := filepath.Rel(path.Dir(name), inside)

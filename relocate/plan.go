@@ -1,6 +1,8 @@
-// Package relocate plans at build time, and applies at install time, the
-// rewrites that move a tree built at a fixed absolute prefix to the folder the
-// customer installs it to. See docs/RELOCATION.md.
+// Package relocate holds the relocation plan (the rewrites that move a tree
+// built at a fixed absolute prefix to the folder the customer installs it to)
+// and applies it at install time. Package relocate/planner makes the plan at
+// build time; it is kept apart so that the installer links none of its ELF,
+// template and script analysis. See docs/RELOCATION.md.
 package relocate
 
 import (
@@ -30,6 +32,9 @@ const (
 	StyleTcl    = "tcl"
 )
 
+// PrefixPlaceholder stands for the install path in rendered templates.
+const PrefixPlaceholder = "/@terrapack-install-prefix@"
+
 // MaxShebang is the longest "#!" line, without its newline, that every Linux
 // kernel runs: BINPRM_BUF_SIZE was 128 bytes, NUL included, before 5.1.
 const MaxShebang = 127
@@ -37,8 +42,8 @@ const MaxShebang = 127
 // maxPrefix is PATH_MAX: no longer path can be opened anyway.
 const maxPrefix = 4096
 
-// templateMax caps a template's size: templates are buffered whole to render.
-const templateMax = 1 << 20
+// TemplateMax caps a template's size: templates are buffered whole to render.
+const TemplateMax = 1 << 20
 
 // Plan is everything the installer must rewrite; stored as JSON in the manifest.
 type Plan struct {
@@ -109,12 +114,12 @@ func indexPrefix(s, prefix string, from int) int {
 	return -1
 }
 
-// prefixes are every build prefix of a plan, longest first, so that where
+// Prefixes are every build prefix of a plan, longest first, so that where
 // two match at one place the longer wins. All become the install path.
-type prefixes []string
+type Prefixes []string
 
-func newPrefixes(primary string, others ...string) prefixes {
-	ps := prefixes{primary}
+func NewPrefixes(primary string, others ...string) Prefixes {
+	ps := Prefixes{primary}
 	for _, o := range others {
 		if !slices.Contains(ps, o) {
 			ps = append(ps, o)
@@ -124,11 +129,11 @@ func newPrefixes(primary string, others ...string) prefixes {
 	return ps
 }
 
-func (pl *Plan) prefixes() prefixes { return newPrefixes(pl.BuildPrefix, pl.OtherPrefixes...) }
+func (pl *Plan) Prefixes() Prefixes { return NewPrefixes(pl.BuildPrefix, pl.OtherPrefixes...) }
 
 // index returns the first whole-path occurrence of any prefix at or after
 // from, and its length; -1 when there is none.
-func (ps prefixes) index(s string, from int) (int, int) {
+func (ps Prefixes) Index(s string, from int) (int, int) {
 	best, n := -1, 0
 	for _, p := range ps {
 		if j := indexPrefix(s, p, from); j >= 0 && (best < 0 || j < best) {
@@ -139,18 +144,18 @@ func (ps prefixes) index(s string, from int) (int, int) {
 }
 
 // count returns how many occurrences s holds and their total length.
-func (ps prefixes) count(s string) (k, total int) {
-	for i, n := ps.index(s, 0); i >= 0; i, n = ps.index(s, i+n) {
+func (ps Prefixes) count(s string) (k, total int) {
+	for i, n := ps.Index(s, 0); i >= 0; i, n = ps.Index(s, i+n) {
 		k, total = k+1, total+n
 	}
 	return k, total
 }
 
 // replace replaces every occurrence in s, left to right, by new.
-func (ps prefixes) replace(s, new string) string {
+func (ps Prefixes) replace(s, new string) string {
 	var b strings.Builder
 	last := 0
-	for i, n := ps.index(s, 0); i >= 0; i, n = ps.index(s, last) {
+	for i, n := ps.Index(s, 0); i >= 0; i, n = ps.Index(s, last) {
 		b.WriteString(s[last:i])
 		b.WriteString(new)
 		last = i + n
@@ -164,13 +169,13 @@ func (ps prefixes) replace(s, new string) string {
 
 // under returns the prefix that the clean absolute path p is or lies below.
 // names reports whether s holds any prefix as a whole path.
-func (ps prefixes) names(s string) bool {
-	i, _ := ps.index(s, 0)
+func (ps Prefixes) Names(s string) bool {
+	i, _ := ps.Index(s, 0)
 	return i >= 0
 }
 
 // leading returns the prefix that the path s starts with.
-func (ps prefixes) leading(s string) (string, bool) {
+func (ps Prefixes) leading(s string) (string, bool) {
 	for _, q := range ps {
 		if indexPrefix(s, q, 0) == 0 {
 			return q, true
@@ -179,7 +184,7 @@ func (ps prefixes) leading(s string) (string, bool) {
 	return "", false
 }
 
-func (ps prefixes) under(p string) (string, bool) {
+func (ps Prefixes) Under(p string) (string, bool) {
 	for _, q := range ps {
 		if underPrefix(p, q) {
 			return q, true
@@ -193,8 +198,8 @@ func underPrefix(p, prefix string) bool {
 	return p == prefix || strings.HasPrefix(p, prefix+"/")
 }
 
-// checkPrefix validates a build or install prefix.
-func checkPrefix(p string) error {
+// CheckPrefix validates a build or install prefix.
+func CheckPrefix(p string) error {
 	switch {
 	case !path.IsAbs(p):
 		return fmt.Errorf("%q is not an absolute path", p)
@@ -210,8 +215,8 @@ func checkPrefix(p string) error {
 	return nil
 }
 
-// checkName validates a slash-separated path relative to the tree's root.
-func checkName(name string) error {
+// CheckName validates a slash-separated path relative to the tree's root.
+func CheckName(name string) error {
 	if !fs.ValidPath(name) || name == "." {
 		return fmt.Errorf("%q is not a clean relative path", name)
 	}
@@ -229,7 +234,7 @@ type limit struct {
 
 // limits lists every entry that bounds the install path's length.
 func (pl *Plan) limits() []limit {
-	ps := pl.prefixes()
+	ps := pl.Prefixes()
 	var out []limit
 	for i := range pl.Files {
 		f := &pl.Files[i]
@@ -306,14 +311,14 @@ func (pl *Plan) MaxTargetLen() int {
 // validate checks a plan read from a manifest before anything is written.
 func (pl *Plan) validate() error {
 	for _, p := range append([]string{pl.BuildPrefix}, pl.OtherPrefixes...) {
-		if err := checkPrefix(p); err != nil {
+		if err := CheckPrefix(p); err != nil {
 			return fmt.Errorf("invalid build prefix: %w", err)
 		}
 	}
 	seen := map[string]bool{}
 	for i := range pl.Files {
 		f := &pl.Files[i]
-		if err := checkName(f.Name); err != nil {
+		if err := CheckName(f.Name); err != nil {
 			return fmt.Errorf("invalid file entry: %w", err)
 		}
 		if seen[f.Name] {
@@ -325,14 +330,14 @@ func (pl *Plan) validate() error {
 		}
 	}
 	for _, l := range pl.Symlinks {
-		if err := checkName(l.Name); err != nil {
+		if err := CheckName(l.Name); err != nil {
 			return fmt.Errorf("invalid symlink entry: %w", err)
 		}
 		if seen[l.Name] {
 			return fmt.Errorf("%q is planned twice", l.Name)
 		}
 		seen[l.Name] = true
-		if _, ok := pl.prefixes().under(path.Clean(l.Target)); !ok {
+		if _, ok := pl.Prefixes().Under(path.Clean(l.Target)); !ok {
 			return fmt.Errorf("symlink %q: target %q is not under the build prefix", l.Name, l.Target)
 		}
 	}
@@ -360,7 +365,7 @@ func (pl *Plan) validateFile(f *FilePlan) error {
 			return errors.New("no strings to rewrite")
 		}
 		for _, s := range strs {
-			if s.Offset < 0 || s.Capacity < len(s.Value) || strings.IndexByte(s.Value, 0) >= 0 || !pl.prefixes().names(s.Value) {
+			if s.Offset < 0 || s.Capacity < len(s.Value) || strings.IndexByte(s.Value, 0) >= 0 || !pl.Prefixes().Names(s.Value) {
 				return fmt.Errorf("invalid string %q at offset %d, capacity %d", s.Value, s.Offset, s.Capacity)
 			}
 		}

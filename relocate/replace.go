@@ -21,7 +21,7 @@ type replacer struct {
 	err   error
 }
 
-func newReplacer(w io.Writer, olds prefixes, new string) *replacer {
+func newReplacer(w io.Writer, olds Prefixes, new string) *replacer {
 	r := &replacer{w: w, new: []byte(new)}
 	for _, o := range olds {
 		r.olds = append(r.olds, []byte(o))
@@ -31,7 +31,7 @@ func newReplacer(w io.Writer, olds prefixes, new string) *replacer {
 
 // newExactReplacer replaces every occurrence of old, whatever follows it.
 func newExactReplacer(w io.Writer, old, new string) *replacer {
-	r := newReplacer(w, prefixes{old}, new)
+	r := newReplacer(w, Prefixes{old}, new)
 	r.exact = true
 	return r
 }

@@ -41,7 +41,7 @@ func TestReplacePrefix(t *testing.T) {
 		{"/x" + p + "/y", "/x/T/y"},
 		{p + "\x00" + p, "/T\x00/T"},
 	} {
-		if got := newPrefixes(p).replace(tc.in, "/T"); got != tc.want {
+		if got := NewPrefixes(p).replace(tc.in, "/T"); got != tc.want {
 			t.Errorf("replacePrefix(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 		if got := naiveReplace(tc.in, p, "/T"); got != tc.want {
@@ -56,7 +56,7 @@ func TestReplacePrefix(t *testing.T) {
 // stream feeds in to a replacer in the given chunk sizes (cycled).
 func stream(t testing.TB, in, old, new string, chunks []int) string {
 	var out bytes.Buffer
-	r := newReplacer(&out, newPrefixes(old), new)
+	r := newReplacer(&out, NewPrefixes(old), new)
 	for i, k := 0, 0; i < len(in); k++ {
 		n := min(len(in)-i, max(1, chunks[k%len(chunks)]))
 		if m, err := r.Write([]byte(in[i : i+n])); err != nil || m != n {
@@ -106,7 +106,7 @@ func TestReplacerStreaming(t *testing.T) {
 // keep a buffer proportional to it.
 func TestReplacerMemory(t *testing.T) {
 	var out bytes.Buffer
-	r := newReplacer(&out, newPrefixes("/p"), "/q")
+	r := newReplacer(&out, NewPrefixes("/p"), "/q")
 	if _, err := r.Write(bytes.Repeat([]byte("/p/x "), 1<<20)); err != nil {
 		t.Fatal(err)
 	}
@@ -153,21 +153,21 @@ func FuzzReplacer(f *testing.F) {
 		if got := stream(t, in.String(), old, new, chunks); got != want {
 			t.Fatalf("in %q: streamed %q, want %q", in.String(), got, want)
 		}
-		if got := newPrefixes(old).replace(in.String(), new); got != want {
+		if got := NewPrefixes(old).replace(in.String(), new); got != want {
 			t.Fatalf("in %q: replacePrefix %q, want %q", in.String(), got, want)
 		}
 	})
 }
 
 func newPrefixesCount(s, p string) int {
-	k, _ := newPrefixes(p).count(s)
+	k, _ := NewPrefixes(p).count(s)
 	return k
 }
 
 // TestSeveralPrefixes: every prefix becomes the install path; where two
 // match at one place the longer wins; streaming and in-memory agree.
 func TestSeveralPrefixes(t *testing.T) {
-	ps := newPrefixes("/build/root", "/stage/root", "/build/root/sub")
+	ps := NewPrefixes("/build/root", "/stage/root", "/build/root/sub")
 	in := "a=/build/root/x b=/stage/root c=/build/root/sub/y d=/build/rootfs e=/stage/root/z"
 	want := "a=/T/x b=/T c=/T/y d=/build/rootfs e=/T/z"
 	if got := ps.replace(in, "/T"); got != want {

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 )
 
-// parseShebang splits a "#!" line the way Linux does: blanks after "#!" are
+// ParseShebang splits a "#!" line the way Linux does: blanks after "#!" are
 // skipped, the interpreter runs to the next blank, and the rest, trimmed, is
 // one optional argument (never split further).
-func parseShebang(line string) (interp, arg string, ok bool) {
+func ParseShebang(line string) (interp, arg string, ok bool) {
 	rest, ok := strings.CutPrefix(line, "#!")
 	if !ok {
 		return "", "", false
@@ -23,94 +22,6 @@ func parseShebang(line string) (interp, arg string, ok bool) {
 		interp, arg = rest[:i], strings.Trim(rest[i:], " \t")
 	}
 	return interp, arg, interp != ""
-}
-
-var shells = map[string]bool{
-	"sh": true, "bash": true, "dash": true, "ash": true, "ksh": true, "ksh93": true,
-	"mksh": true, "pdksh": true, "zsh": true, "yash": true, "posh": true,
-}
-
-// shebangStyle picks the trampoline for a script from its interpreter's name
-// and, for Python, its first lines (head, "#!" line included). "" means no
-// trampoline is safe.
-func shebangStyle(interp string, head []byte) string {
-	base := path.Base(interp)
-	switch {
-	case strings.HasPrefix(base, "python") || strings.HasPrefix(base, "pypy"):
-		// The polyglot becomes the module docstring; a docstring followed by
-		// "from __future__" would then be a syntax error.
-		if startsWithString(head) && importsFuture(head) {
-			return ""
-		}
-		return StylePython
-	case shells[base]:
-		return StyleShell
-	case strings.HasPrefix(base, "perl"):
-		return StylePerl
-	case strings.HasPrefix(base, "ruby"):
-		return StyleRuby
-	case strings.HasPrefix(base, "tclsh") || strings.HasPrefix(base, "wish") || base == "expect":
-		return StyleTcl
-	}
-	return ""
-}
-
-// startsWithString reports whether the first statement after the "#!" line
-// is a string literal, i.e. a docstring.
-func startsWithString(head []byte) bool {
-	lines := bytes.Split(head, []byte("\n"))
-	for _, l := range lines[1:] {
-		l = bytes.TrimSpace(l)
-		if len(l) == 0 || l[0] == '#' {
-			continue
-		}
-		return isStringStart(l)
-	}
-	return false
-}
-
-// These Python matchers are written out rather than as regexps: the
-// installer links this package, and regexp would add 250 KB to it.
-
-// isStringStart reports whether l starts with a string literal: up to two
-// prefix letters (r, b, u, f in any case), then a quote.
-func isStringStart(l []byte) bool {
-	for i := 0; i < len(l) && i <= 2; i++ {
-		switch l[i] | 0x20 {
-		case 'r', 'b', 'u', 'f':
-			continue
-		}
-		return l[i] == '"' || l[i] == '\''
-	}
-	return false
-}
-
-// importsFuture reports whether a line of head is "from __future__ import".
-func importsFuture(head []byte) bool {
-	for line := range bytes.SplitSeq(head, []byte("\n")) {
-		rest, ok := cutWord(line, "from")
-		if !ok {
-			continue
-		}
-		if rest, ok = cutWord(rest, "__future__"); !ok {
-			continue
-		}
-		if rest, ok = bytes.CutPrefix(rest, []byte("import")); ok && (len(rest) == 0 || !isWordByte(rest[0])) {
-			return true
-		}
-	}
-	return false
-}
-
-// cutWord cuts word and the blanks (at least one) after it off b's start.
-func cutWord(b []byte, word string) ([]byte, bool) {
-	rest, ok := bytes.CutPrefix(b, []byte(word))
-	trimmed := bytes.TrimLeft(rest, " \t")
-	return trimmed, ok && len(trimmed) < len(rest)
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
 }
 
 // isCodingLine reports whether line is a PEP 263 encoding declaration: a
@@ -130,7 +41,10 @@ func isCodingLine(line []byte) bool {
 			continue
 		}
 		name := bytes.TrimLeft(rest[1:], " \t")
-		if len(name) > 0 && (isWordByte(name[0]) || name[0] == '-' || name[0] == '.') {
+		if len(name) == 0 {
+			continue
+		}
+		if c := name[0]; c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z' {
 			return true
 		}
 	}
@@ -150,12 +64,12 @@ type shebangRewrite struct {
 }
 
 // newShebangRewrite prepares the rewrite of sb for the install prefix.
-func newShebangRewrite(sb *Shebang, olds prefixes, prefix string) (*shebangRewrite, error) {
+func newShebangRewrite(sb *Shebang, olds Prefixes, prefix string) (*shebangRewrite, error) {
 	rw := &shebangRewrite{line: sb.Line, newLine: olds.replace(sb.Line, prefix)}
 	if len(rw.newLine) <= MaxShebang {
 		return rw, nil
 	}
-	interp, arg, ok := parseShebang(rw.newLine)
+	interp, arg, ok := ParseShebang(rw.newLine)
 	if !ok || sb.Style == "" {
 		// MaxTargetLen refuses such an install before we get here.
 		return nil, fmt.Errorf("%q line of %d bytes exceeds the kernel's %d-byte limit", "#!", len(rw.newLine), MaxShebang)
@@ -178,7 +92,7 @@ func newShebangRewrite(sb *Shebang, olds prefixes, prefix string) (*shebangRewri
 
 // header is what replaces the first line; line2 is the script's second line
 // (a Python encoding declaration must stay on line 1 or 2).
-func (rw *shebangRewrite) header(line2 []byte, olds prefixes, prefix string) string {
+func (rw *shebangRewrite) header(line2 []byte, olds Prefixes, prefix string) string {
 	args := rw.command + ` "$0" "$@"`
 	run := "exec " + args
 	switch rw.style {
@@ -209,13 +123,13 @@ func (rw *shebangRewrite) header(line2 []byte, olds prefixes, prefix string) str
 type shebangWriter struct {
 	w      io.Writer
 	rw     *shebangRewrite
-	olds   prefixes
+	olds   Prefixes
 	prefix string
 	head   []byte    // input until the header can be written
 	rest   *replacer // nil until then
 }
 
-func newShebangWriter(w io.Writer, rw *shebangRewrite, olds prefixes, prefix string) *shebangWriter {
+func newShebangWriter(w io.Writer, rw *shebangRewrite, olds Prefixes, prefix string) *shebangWriter {
 	return &shebangWriter{w: w, rw: rw, olds: olds, prefix: prefix}
 }
 

@@ -1,4 +1,4 @@
-package relocate
+package planner
 
 import (
 	"archive/tar"
@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/terrapack/terrapack/payload"
+
+	"github.com/terrapack/terrapack/relocate"
 )
 
 const e2eAppC = `#include <stdio.h>
@@ -41,7 +43,7 @@ func TestEndToEnd(t *testing.T) {
 	// Shorter than P (binary strings only shrink), long enough that
 	// "#!T/bin/sh -e" needs a trampoline.
 	T := filepath.Join(tmp, strings.Repeat("t", 88))
-	if len(T) >= len(P) || len("#!"+T+"/bin/sh -e") <= MaxShebang {
+	if len(T) >= len(P) || len("#!"+T+"/bin/sh -e") <= relocate.MaxShebang {
 		t.Fatalf("test paths of %d and %d bytes do not exercise what they should", len(P), len(T))
 	}
 
@@ -82,7 +84,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, f := range pl.Files {
 		kinds[f.Name] = f.Kind
 	}
-	wantKinds := map[string]string{"bin/app": KindELF, "bin/launch": KindTemplate, "bin/tool": KindShebang, "etc/app.conf": KindText}
+	wantKinds := map[string]string{"bin/app": relocate.KindELF, "bin/launch": relocate.KindTemplate, "bin/tool": relocate.KindShebang, "etc/app.conf": relocate.KindText}
 	if !mapsEqual(kinds, wantKinds) {
 		t.Errorf("planned kinds %v, want %v", kinds, wantKinds)
 	}
@@ -100,11 +102,11 @@ func TestEndToEnd(t *testing.T) {
 
 	// A target longer than the plan allows is refused before anything is written.
 	long := filepath.Join(tmp, strings.Repeat("x", len(P)-len(tmp)))
-	if _, err := NewApplier(pl, Vars{Prefix: long}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", len(P))) {
+	if _, err := relocate.NewApplier(pl, relocate.Vars{Prefix: long}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", len(P))) {
 		t.Fatalf("a %d-byte target: error %v, want a refusal naming %d", len(long), err, len(P))
 	}
 
-	a, err := NewApplier(pl, Vars{Prefix: T, Name: "app", Version: "1.0"})
+	a, err := relocate.NewApplier(pl, relocate.Vars{Prefix: T, Name: "app", Version: "1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// The same through the installer's extractor, from a tar stream.
 	T2 := filepath.Join(tmp, strings.Repeat("u", 88))
-	a2, err := NewApplier(pl, Vars{Prefix: T2, Name: "app", Version: "1.0"})
+	a2, err := relocate.NewApplier(pl, relocate.Vars{Prefix: T2, Name: "app", Version: "1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestEndToEnd(t *testing.T) {
 		} else if data, err = os.ReadFile(p); err != nil {
 			return err
 		}
-		if newPrefixes(P).names(string(data)) && !strings.HasSuffix(p, ".pyc") {
+		if relocate.NewPrefixes(P).Names(string(data)) && !strings.HasSuffix(p, ".pyc") {
 			rel, _ := filepath.Rel(T, p)
 			left = append(left, rel)
 		}
@@ -266,7 +268,7 @@ func mapsEqual(a, b map[string]string) bool {
 // TestEndToEndBytesUnchanged checks that files not naming the prefix pass
 // through untouched.
 func TestEndToEndBytesUnchanged(t *testing.T) {
-	a, err := NewApplier(&Plan{BuildPrefix: binPrefix}, Vars{Prefix: "/opt/x"})
+	a, err := relocate.NewApplier(&relocate.Plan{BuildPrefix: binPrefix}, relocate.Vars{Prefix: "/opt/x"})
 	if err != nil {
 		t.Fatal(err)
 	}

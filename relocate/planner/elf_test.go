@@ -1,4 +1,4 @@
-package relocate
+package planner
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/terrapack/terrapack/relocate"
 )
 
 const longPrefix = "/some/long/absolute/prefix/lib"
@@ -98,13 +100,13 @@ func readFactsFile(tb testing.TB, path string) *ELFFacts {
 	return facts
 }
 
-func writeString(tb testing.TB, path string, s ELFString, value string) {
+func writeString(tb testing.TB, path string, s relocate.ELFString, value string) {
 	tb.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := WriteELFString(f, s, value); err != nil {
+	if err := relocate.WriteELFString(f, s, value); err != nil {
 		f.Close()
 		tb.Fatalf("WriteELFString(%s, %q): %v", path, value, err)
 	}
@@ -115,7 +117,7 @@ func writeString(tb testing.TB, path string, s ELFString, value string) {
 }
 
 // dynPaths returns the RPATH or RUNPATH entries, whichever the dtags flag produces.
-func dynPaths(facts *ELFFacts, dtags string) []ELFString {
+func dynPaths(facts *ELFFacts, dtags string) []relocate.ELFString {
 	if dtags == "--enable-new-dtags" {
 		return facts.RunPath
 	}
@@ -222,7 +224,7 @@ func crossCheck(t *testing.T, path string, facts *ELFFacts) {
 	if !reflect.DeepEqual(needed, facts.Needed) && !(len(needed) == 0 && len(facts.Needed) == 0) {
 		t.Errorf("%s: Needed = %q, debug/elf says %q", path, facts.Needed, needed)
 	}
-	for tag, got := range map[elf.DynTag][]ELFString{elf.DT_RPATH: facts.RPath, elf.DT_RUNPATH: facts.RunPath} {
+	for tag, got := range map[elf.DynTag][]relocate.ELFString{elf.DT_RPATH: facts.RPath, elf.DT_RUNPATH: facts.RunPath} {
 		want, err := f.DynString(tag)
 		if err != nil {
 			t.Fatal(err)
@@ -301,7 +303,7 @@ func TestELFSharedTail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = WriteELFString(f, facts.RPath[0], "/x")
+			err = relocate.WriteELFString(f, facts.RPath[0], "/x")
 			f.Close()
 			if err == nil {
 				t.Fatal("WriteELFString accepted a shared string")
@@ -550,13 +552,13 @@ func TestReadELFFactsSynthetic(t *testing.T) {
 				t.Fatal(err)
 			}
 			strOff := int64(bytes.Index(data, []byte(synthStrtab)))
-			str := func(off int64, value string, shared bool) ELFString {
-				return ELFString{Offset: strOff + off, Capacity: len(value), Value: value, Shared: shared}
+			str := func(off int64, value string, shared bool) relocate.ELFString {
+				return relocate.ELFString{Offset: strOff + off, Capacity: len(value), Value: value, Shared: shared}
 			}
 			want := &ELFFacts{
-				Interp:  &ELFString{Offset: int64(bytes.Index(data, []byte("/lib/ld.so"))), Capacity: 40, Value: "/lib/ld.so"},
-				RPath:   []ELFString{str(12, "/opt/b/libz.so", true), str(27, "/opt/c/puts", true)},
-				RunPath: []ELFString{str(1, "/opt/a/lib", false), str(39, "/opt/d/V_1", true)},
+				Interp:  &relocate.ELFString{Offset: int64(bytes.Index(data, []byte("/lib/ld.so"))), Capacity: 40, Value: "/lib/ld.so"},
+				RPath:   []relocate.ELFString{str(12, "/opt/b/libz.so", true), str(27, "/opt/c/puts", true)},
+				RunPath: []relocate.ELFString{str(1, "/opt/a/lib", false), str(39, "/opt/d/V_1", true)},
 				Needed:  []string{"libz.so", "libc.so.6"},
 				Class:   spec.class,
 				Machine: spec.machine,
@@ -572,10 +574,10 @@ func TestReadELFFactsSynthetic(t *testing.T) {
 
 			// Rewriting in memory round-trips.
 			buf := &memFile{b: bytes.Clone(data)}
-			if err := WriteELFString(buf, got.RunPath[0], "$ORIGIN"); err != nil {
+			if err := relocate.WriteELFString(buf, got.RunPath[0], "$ORIGIN"); err != nil {
 				t.Fatal(err)
 			}
-			if err := WriteELFString(buf, *got.Interp, "/x/ld-linux.so"); err != nil {
+			if err := relocate.WriteELFString(buf, *got.Interp, "/x/ld-linux.so"); err != nil {
 				t.Fatal(err)
 			}
 			again, err := ReadELFFacts(bytes.NewReader(buf.b))
@@ -598,7 +600,7 @@ func TestWriteELFStringRefusals(t *testing.T) {
 	unshared := facts.RunPath[0]
 	tests := []struct {
 		name  string
-		s     ELFString
+		s     relocate.ELFString
 		value string
 	}{
 		{"too long", unshared, unshared.Value + "/"},
@@ -608,8 +610,8 @@ func TestWriteELFStringRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		buf := &memFile{b: bytes.Clone(data)}
-		if err := WriteELFString(buf, tt.s, tt.value); err == nil {
-			t.Errorf("%s: WriteELFString accepted %q", tt.name, tt.value)
+		if err := relocate.WriteELFString(buf, tt.s, tt.value); err == nil {
+			t.Errorf("%s: relocate.WriteELFString accepted %q", tt.name, tt.value)
 		}
 		if !bytes.Equal(buf.b, data) {
 			t.Errorf("%s: refused write changed the file", tt.name)
@@ -619,10 +621,10 @@ func TestWriteELFStringRefusals(t *testing.T) {
 	// Exactly at capacity is fine, and a shorter value leaves no stale tail.
 	buf := &memFile{b: bytes.Clone(data)}
 	exact := strings.Repeat("y", unshared.Capacity)
-	if err := WriteELFString(buf, unshared, exact); err != nil {
+	if err := relocate.WriteELFString(buf, unshared, exact); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteELFString(buf, unshared, "/z"); err != nil {
+	if err := relocate.WriteELFString(buf, unshared, "/z"); err != nil {
 		t.Fatal(err)
 	}
 	if got := buf.b[unshared.Offset : unshared.Offset+int64(unshared.Capacity)+2]; !bytes.Equal(got, []byte("/z\x00\x00\x00\x00\x00\x00\x00\x00\x00/")) {
@@ -643,10 +645,10 @@ func TestELFStringTooLongFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := WriteELFString(f, facts.RPath[0], longPrefix+"x"); err == nil {
+	if err := relocate.WriteELFString(f, facts.RPath[0], longPrefix+"x"); err == nil {
 		t.Error("too-long rpath accepted")
 	}
-	if err := WriteELFString(f, *facts.Interp, "/"+strings.Repeat("x", facts.Interp.Capacity)); err == nil {
+	if err := relocate.WriteELFString(f, *facts.Interp, "/"+strings.Repeat("x", facts.Interp.Capacity)); err == nil {
 		t.Error("too-long interpreter accepted")
 	}
 	if after, _ := os.ReadFile(prog); !bytes.Equal(before, after) {
@@ -789,7 +791,7 @@ func FuzzReadELFFacts(f *testing.F) {
 			}
 			return
 		}
-		strs := append(append([]ELFString(nil), facts.RPath...), facts.RunPath...)
+		strs := append(append([]relocate.ELFString(nil), facts.RPath...), facts.RunPath...)
 		if facts.Interp != nil {
 			strs = append(strs, *facts.Interp)
 		}
@@ -799,12 +801,12 @@ func FuzzReadELFFacts(f *testing.F) {
 			}
 		}
 		// Rewriting a .dynstr string with its own value must be a no-op.
-		for _, s := range append(append([]ELFString(nil), facts.RPath...), facts.RunPath...) {
+		for _, s := range append(append([]relocate.ELFString(nil), facts.RPath...), facts.RunPath...) {
 			if s.Shared {
 				continue
 			}
 			buf := &memFile{b: bytes.Clone(data)}
-			if err := WriteELFString(buf, s, s.Value); err != nil {
+			if err := relocate.WriteELFString(buf, s, s.Value); err != nil {
 				t.Fatalf("rewriting %+v: %v", s, err)
 			}
 			if !bytes.Equal(buf.b, data) {

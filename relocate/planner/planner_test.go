@@ -1,4 +1,4 @@
-package relocate
+package planner
 
 import (
 	"bytes"
@@ -8,13 +8,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/terrapack/terrapack/relocate"
 )
 
 const binPrefix = "/home/ourapp/root"
 
-func planOne(t *testing.T, name string, data []byte, mode os.FileMode) (*Plan, Packed) {
+func planOne(t *testing.T, name string, data []byte, mode os.FileMode) (*relocate.Plan, Packed) {
 	t.Helper()
-	p, err := NewPlanner(binPrefix)
+	p, err := New(binPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +30,8 @@ func planOne(t *testing.T, name string, data []byte, mode os.FileMode) (*Plan, P
 
 func TestNewPlannerRefuses(t *testing.T) {
 	for _, p := range []string{"", "relative/x", "/", "/a/", "/a//b", "/a/../b", "/a\nb", "/" + strings.Repeat("x", 5000)} {
-		if _, err := NewPlanner(p); err == nil {
-			t.Errorf("NewPlanner(%q) accepted", p)
+		if _, err := New(p); err == nil {
+			t.Errorf("New(%q) accepted", p)
 		}
 	}
 }
@@ -40,12 +42,12 @@ func TestPlanKinds(t *testing.T) {
 		mode          os.FileMode
 		kind          string // "" when nothing is planned
 	}{
-		{"etc/a.conf", "root=" + binPrefix + "\n", 0o644, KindText},
+		{"etc/a.conf", "root=" + binPrefix + "\n", 0o644, relocate.KindText},
 		{"etc/other.conf", "root=" + binPrefix + "fs\n", 0o644, ""},
-		{"bin/x", "#!" + binPrefix + "/bin/sh\n", 0o755, KindShebang},
-		{"bin/y", "#!/bin/sh\nexec " + binPrefix + "/bin/z\n", 0o755, KindText},
-		{"lib/data.bin", "\x01\x02" + binPrefix + "/share\x00", 0o644, KindBinary},
-		{"lib/late-nul", strings.Repeat("text ", 3000) + binPrefix + "/x\x00", 0o644, KindBinary},
+		{"bin/x", "#!" + binPrefix + "/bin/sh\n", 0o755, relocate.KindShebang},
+		{"bin/y", "#!/bin/sh\nexec " + binPrefix + "/bin/z\n", 0o755, relocate.KindText},
+		{"lib/data.bin", "\x01\x02" + binPrefix + "/share\x00", 0o644, relocate.KindBinary},
+		{"lib/late-nul", strings.Repeat("text ", 3000) + binPrefix + "/x\x00", 0o644, relocate.KindBinary},
 		{"share/empty", "", 0o644, ""},
 	} {
 		pl, _ := planOne(t, tc.name, []byte(tc.content), tc.mode)
@@ -72,10 +74,10 @@ func TestBinaryStrings(t *testing.T) {
 		t.Fatalf("patches for a non-ELF file: %v", pk.Patches)
 	}
 	off := func(s string) int64 { return int64(bytes.Index(data, []byte(s))) }
-	want := []BinString{
-		{off(P + "/share"), len(P + "/share/app"), P + "/share/app"},
-		{off("PATH="), len("PATH=" + P + "/bin:" + P + "/lib"), "PATH=" + P + "/bin:" + P + "/lib"},
-		{off("caf"), len("café/" + P + "/x"), "café/" + P + "/x"},
+	want := []relocate.BinString{
+		{Offset: off(P + "/share"), Capacity: len(P + "/share/app"), Value: P + "/share/app"},
+		{Offset: off("PATH="), Capacity: len("PATH=" + P + "/bin:" + P + "/lib"), Value: "PATH=" + P + "/bin:" + P + "/lib"},
+		{Offset: off("caf"), Capacity: len("café/" + P + "/x"), Value: "café/" + P + "/x"},
 	}
 	if len(pl.Files) != 1 || !reflect.DeepEqual(pl.Files[0].Strings, want) {
 		t.Fatalf("plan %+v\nwant strings %+v", pl.Files, want)
@@ -87,7 +89,7 @@ func TestBinaryStrings(t *testing.T) {
 		t.Fatalf("MaxTargetLen = %d, want %d", got, len(P))
 	}
 
-	a, err := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	a, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,16 +111,16 @@ func TestBinaryStrings(t *testing.T) {
 	}
 
 	// The same length is the longest allowed; one more byte is refused.
-	if _, err := NewApplier(pl, Vars{Prefix: "/" + strings.Repeat("x", len(P)-1)}); err != nil {
+	if _, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/" + strings.Repeat("x", len(P)-1)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewApplier(pl, Vars{Prefix: "/" + strings.Repeat("x", len(P))})
+	_, err = relocate.NewApplier(pl, relocate.Vars{Prefix: "/" + strings.Repeat("x", len(P))})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", len(P))) || !strings.Contains(err.Error(), "build the package under a longer prefix") {
 		t.Fatalf("error %v", err)
 	}
 
 	// A payload that differs from the plan is refused.
-	a, _ = NewApplier(pl, Vars{Prefix: "/opt/app"})
+	a, _ = relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/app"})
 	changed := bytes.Replace(data, []byte("/share/app"), []byte("/share/xyz"), 1)
 	if _, err := extract(t, a, t.TempDir(), "lib/blob", changed, 0o644); err == nil || !strings.Contains(err.Error(), "not \"") {
 		t.Fatalf("error %v, want a mismatch", err)
@@ -129,12 +131,12 @@ func TestBinaryStrings(t *testing.T) {
 func TestBinaryWindows(t *testing.T) {
 	data := bytes.Repeat([]byte{0xAA}, 3*window)
 	at := []int{window - 3, 2*window - 10, 2*window + 100}
-	var want []BinString
+	var want []relocate.BinString
 	for _, o := range at {
 		s := "lead/" + binPrefix + "/tail"
 		data[o-6] = 0
 		copy(data[o-5:], s+"\x00")
-		want = append(want, BinString{Offset: int64(o - 5), Capacity: len(s), Value: s})
+		want = append(want, relocate.BinString{Offset: int64(o - 5), Capacity: len(s), Value: s})
 	}
 	// A string longer than the margin is not taken for a C string.
 	long := bytes.Repeat([]byte("x"), margin+10)
@@ -151,11 +153,11 @@ func TestBinaryWindows(t *testing.T) {
 
 func TestMaxTargetLen(t *testing.T) {
 	P := binPrefix
-	pl := &Plan{BuildPrefix: P, Files: []FilePlan{
-		{Name: "a", Kind: KindText},
-		{Name: "bin/x", Kind: KindELF, Interp: &BinString{Offset: 0x318, Capacity: len(P+"/ld.so") + 10, Value: P + "/ld.so"}},
+	pl := &relocate.Plan{BuildPrefix: P, Files: []relocate.FilePlan{
+		{Name: "a", Kind: relocate.KindText},
+		{Name: "bin/x", Kind: relocate.KindELF, Interp: &relocate.BinString{Offset: 0x318, Capacity: len(P+"/ld.so") + 10, Value: P + "/ld.so"}},
 		// Twice in one string: each byte of slack is shared by both.
-		{Name: "lib/y", Kind: KindBinary, Strings: []BinString{{Offset: 8, Capacity: len(P+":"+P) + 9, Value: P + ":" + P}}},
+		{Name: "lib/y", Kind: relocate.KindBinary, Strings: []relocate.BinString{{Offset: 8, Capacity: len(P+":"+P) + 9, Value: P + ":" + P}}},
 	}}
 	if got, want := pl.MaxTargetLen(), len(P)+4; got != want {
 		t.Fatalf("MaxTargetLen = %d, want %d", got, want)
@@ -174,16 +176,16 @@ func TestTemplates(t *testing.T) {
 	P := binPrefix
 	text := "#!/bin/sh\n# {{.Name}} {{.Version}} built in {{.BuildPrefix}}\nexec {{.Prefix}}/bin/app \"$@\"\n"
 	pl, pk := planOne(t, "bin/launch.tmpl", []byte(text), 0o755)
-	if pk.Name != "bin/launch" || !strings.Contains(string(pk.Content), "# app 1.2 built in "+P+"\nexec "+PrefixPlaceholder+"/bin/app") {
+	if pk.Name != "bin/launch" || !strings.Contains(string(pk.Content), "# app 1.2 built in "+P+"\nexec "+relocate.PrefixPlaceholder+"/bin/app") {
 		t.Fatalf("packed %q as %q", pk.Content, pk.Name)
 	}
-	if len(pl.Files) != 1 || pl.Files[0].Kind != KindTemplate || pl.Files[0].Name != "bin/launch" {
+	if len(pl.Files) != 1 || pl.Files[0].Kind != relocate.KindTemplate || pl.Files[0].Name != "bin/launch" {
 		t.Fatalf("plan %+v", pl)
 	}
 	if len(pl.Kept) != 1 || pl.Kept[0].Name != "bin/launch" {
 		t.Fatalf("kept %+v: the template renders the build prefix", pl.Kept)
 	}
-	a, err := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	a, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,15 +207,15 @@ func TestTemplates(t *testing.T) {
 	// Go's test data, oversized or nameless ones) are ordinary files: a text
 	// file naming the prefix is relocated as text, others are left alone.
 	for _, tc := range []struct{ name, text, kind string }{
-		{"a.tmpl", "{{.Nope}} " + P, KindText},
+		{"a.tmpl", "{{.Nope}} " + P, relocate.KindText},
 		{"b.tmpl", "{{if}}", ""},
 		{"script.tmpl", "# EASY-INSTALL-SCRIPT: %(spec)r\n", ""},
-		{"c.tmpl", "{{.Name}}" + strings.Repeat("x", templateMax), ""},
+		{"c.tmpl", "{{.Name}}" + strings.Repeat("x", relocate.TemplateMax), ""},
 		{"d/.tmpl", "{{.Name}}", ""},
 		// Go's text/template test data: renders, but names none of our fields.
 		{"file1.tmpl", "{{define \"x\"}}TEXT{{end}}\n{{define \"dotV\"}}{{.V}}{{end}}\n", ""},
 	} {
-		p, _ := NewPlanner(P)
+		p, _ := New(P)
 		packed, err := p.File(tc.name, strings.NewReader(tc.text), int64(len(tc.text)), 0o644)
 		if err != nil || packed.Name != tc.name {
 			t.Errorf("%s: packed as %q (%v)", tc.name, packed.Name, err)
@@ -229,13 +231,13 @@ func TestTemplates(t *testing.T) {
 	}
 	// .Prefix can only be printed: the install path is not known at build.
 	for _, text := range []string{`{{if eq .Prefix "/opt"}}x{{end}}`, `{{len .Prefix}}`, `{{.Prefix | printf "%q"}}`, `{{$p := .Prefix}}{{$p}}`} {
-		p, _ := NewPlanner(P)
+		p, _ := New(P)
 		if _, err := p.File("t.tmpl", strings.NewReader(text), int64(len(text)), 0o644); err == nil || !strings.Contains(err.Error(), "uses .Prefix in an expression") {
 			t.Errorf("%s: error %v", text, err)
 		}
 	}
 	// A template may not install over another file.
-	p, _ := NewPlanner(P)
+	p, _ := New(P)
 	p.File("x", strings.NewReader(""), 0, 0o644)
 	tmpl := "{{.Prefix}}"
 	if _, err := p.File("x.tmpl", strings.NewReader(tmpl), int64(len(tmpl)), 0o644); err == nil || !strings.Contains(err.Error(), `installs as "x"`) {
@@ -245,7 +247,7 @@ func TestTemplates(t *testing.T) {
 
 func TestSymlinks(t *testing.T) {
 	P := binPrefix
-	p, _ := NewPlanner(P)
+	p, _ := New(P)
 	for name, target := range map[string]string{
 		"bin/current":    P + "/bin/app",
 		"share/root":     P,
@@ -265,7 +267,7 @@ func TestSymlinks(t *testing.T) {
 	if want := []string{"bin/current", "lib/deep/a/b/c", "share/root"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("planned %q, want %q", names, want)
 	}
-	a, err := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	a, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +286,7 @@ func TestSymlinks(t *testing.T) {
 	if rest := a.Remaining(); len(rest) != 0 {
 		t.Fatalf("Remaining = %q", rest)
 	}
-	b, _ := NewApplier(pl, Vars{Prefix: "/opt/app"})
+	b, _ := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/app"})
 	if _, err := b.Symlink("bin/current", P+"/bin/other"); err == nil {
 		t.Error("a symlink other than planned was accepted")
 	}
@@ -295,7 +297,7 @@ func TestSymlinks(t *testing.T) {
 
 func TestOriginPaths(t *testing.T) {
 	P := binPrefix
-	p, _ := NewPlanner(P)
+	p, _ := New(P)
 	for _, tc := range []struct{ name, in, want string }{
 		{"bin/app", P + "/lib", "$ORIGIN/../lib"},
 		{"lib/libx.so", P + "/lib", "$ORIGIN"},
@@ -319,7 +321,7 @@ func TestRPathTooLong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := NewPlanner(root)
+	p, _ := New(root)
 	name := levels + "bin/prog"
 	_, err = p.File(name, bytes.NewReader(data), int64(len(data)), 0o755)
 	rel := "$ORIGIN/.." + strings.Repeat("/..", strings.Count(levels, "/")) + "/lib"
@@ -339,9 +341,9 @@ func TestPycKept(t *testing.T) {
 
 func TestPlanDeterministic(t *testing.T) {
 	files := map[string]string{"z": binPrefix, "a": binPrefix, "m/x.tmpl": "", "b": "\x00" + binPrefix + "/x\x01"}
-	var plans []*Plan
+	var plans []*relocate.Plan
 	for _, order := range [][]string{{"z", "a", "m/x.tmpl", "b"}, {"b", "m/x.tmpl", "a", "z"}} {
-		p, _ := NewPlanner(binPrefix)
+		p, _ := New(binPrefix)
 		for _, n := range order {
 			if _, err := p.File(n, strings.NewReader(files[n]), int64(len(files[n])), 0o644); err != nil {
 				t.Fatal(err)
@@ -360,22 +362,22 @@ func TestPlanDeterministic(t *testing.T) {
 }
 
 func TestNewApplierRefuses(t *testing.T) {
-	good := &Plan{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindText}}}
+	good := &relocate.Plan{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "a", Kind: relocate.KindText}}}
 	for _, prefix := range []string{"", "opt/x", "/", "/opt/x/", "/opt/\nx"} {
-		if _, err := NewApplier(good, Vars{Prefix: prefix}); err == nil {
+		if _, err := relocate.NewApplier(good, relocate.Vars{Prefix: prefix}); err == nil {
 			t.Errorf("install path %q accepted", prefix)
 		}
 	}
-	for _, pl := range []*Plan{
+	for _, pl := range []*relocate.Plan{
 		{BuildPrefix: "rel"},
-		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "../a", Kind: KindText}}},
-		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: "nope"}}},
-		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindText}, {Name: "a", Kind: KindText}}},
-		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindBinary, Strings: []BinString{{Capacity: 1, Value: binPrefix}}}}},
-		{BuildPrefix: binPrefix, Files: []FilePlan{{Name: "a", Kind: KindShebang}}},
-		{BuildPrefix: binPrefix, Symlinks: []LinkPlan{{Name: "l", Target: "/elsewhere"}}},
+		{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "../a", Kind: relocate.KindText}}},
+		{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "a", Kind: "nope"}}},
+		{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "a", Kind: relocate.KindText}, {Name: "a", Kind: relocate.KindText}}},
+		{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "a", Kind: relocate.KindBinary, Strings: []relocate.BinString{{Capacity: 1, Value: binPrefix}}}}},
+		{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "a", Kind: relocate.KindShebang}}},
+		{BuildPrefix: binPrefix, Symlinks: []relocate.LinkPlan{{Name: "l", Target: "/elsewhere"}}},
 	} {
-		if _, err := NewApplier(pl, Vars{Prefix: "/opt/x"}); err == nil || !strings.Contains(err.Error(), "invalid relocation plan") {
+		if _, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/x"}); err == nil || !strings.Contains(err.Error(), "invalid relocation plan") {
 			t.Errorf("plan %+v: error %v", pl, err)
 		}
 	}

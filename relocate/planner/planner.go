@@ -1,4 +1,8 @@
-package relocate
+// Package planner makes the relocation plan at build time: it finds where
+// files name the build prefix (text, C strings, ELF interpreter and RPATH,
+// "#!" lines, symlinks), renders terrapack templates, and returns a
+// relocate.Plan for the installer to apply.
+package planner
 
 import (
 	"bytes"
@@ -14,6 +18,8 @@ import (
 	"text/template"
 	"text/template/parse"
 	"unicode/utf8"
+
+	"github.com/terrapack/terrapack/relocate"
 )
 
 const (
@@ -42,11 +48,11 @@ type Planner struct {
 	Name, Version string
 
 	prefix  string   // the build prefix, as templates see it
-	others  []string // more prefixes naming the same tree
-	ps      prefixes
-	files   []FilePlan
-	links   []LinkPlan
-	kept    []Kept
+	others  []string // more relocate.Prefixes naming the same tree
+	ps      relocate.Prefixes
+	files   []relocate.FilePlan
+	links   []relocate.LinkPlan
+	kept    []relocate.Kept
 	pyc     int               // compiled Python files naming the prefix, all kept
 	outputs map[string]string // installed name → planned source name, to catch clashes
 	buf     []byte
@@ -55,20 +61,20 @@ type Planner struct {
 // NewPlanner plans the relocation of a tree built under buildPrefix; paths
 // under any of others (the same tree seen from elsewhere, e.g. where it was
 // staged) are rewritten to the install path too.
-func NewPlanner(buildPrefix string, others ...string) (*Planner, error) {
+func New(buildPrefix string, others ...string) (*Planner, error) {
 	for _, p := range append([]string{buildPrefix}, others...) {
-		if err := checkPrefix(p); err != nil {
+		if err := relocate.CheckPrefix(p); err != nil {
 			return nil, fmt.Errorf("invalid build prefix: %w", err)
 		}
 	}
-	ps := newPrefixes(buildPrefix, others...)
+	ps := relocate.NewPrefixes(buildPrefix, others...)
 	others = slices.DeleteFunc(slices.Clone(ps), func(p string) bool { return p == buildPrefix })
 	return &Planner{prefix: buildPrefix, others: others, ps: ps, outputs: map[string]string{}}, nil
 }
 
-// plan returns an empty plan with the planner's prefixes.
-func (p *Planner) plan() Plan {
-	pl := Plan{BuildPrefix: p.prefix}
+// plan returns an empty plan with the planner's relocate.Prefixes.
+func (p *Planner) plan() relocate.Plan {
+	pl := relocate.Plan{BuildPrefix: p.prefix}
 	if len(p.others) > 0 {
 		pl.OtherPrefixes = p.others
 	}
@@ -88,7 +94,7 @@ type Packed struct {
 // $ORIGIN-relative.
 func (p *Planner) File(name string, r io.ReaderAt, size int64, mode fs.FileMode) (Packed, error) {
 	packed := Packed{Name: name}
-	if err := checkName(name); err != nil {
+	if err := relocate.CheckName(name); err != nil {
 		return packed, err
 	}
 	if strings.HasSuffix(name, ".tmpl") {
@@ -130,12 +136,12 @@ func (p *Planner) plainFile(name string, r io.ReaderAt, size int64, mode fs.File
 		}
 	}
 	if hasNUL || IsELF(head) {
-		return nil, p.binary(name, KindBinary, r, size, nil, nil)
+		return nil, p.binary(name, relocate.KindBinary, r, size, nil, nil)
 	}
 	if line, ok := shebangLine(head, p.ps); ok && mode&0o111 != 0 {
 		return nil, p.shebang(name, line, r, size)
 	}
-	p.files = append(p.files, FilePlan{Name: name, Kind: KindText})
+	p.files = append(p.files, relocate.FilePlan{Name: name, Kind: relocate.KindText})
 	return nil, nil
 }
 
@@ -166,7 +172,7 @@ func (p *Planner) scan(r io.ReaderAt, size int64, fn func(buf []byte, off int64,
 		// of the file.
 		text := string(buf)
 		matches = matches[:0]
-		for i, n := p.ps.index(text, lo); i >= 0 && i < hi; i, n = p.ps.index(text, i+1) {
+		for i, n := p.ps.Index(text, lo); i >= 0 && i < hi; i, n = p.ps.Index(text, i+1) {
 			matches = append(matches, match{i, n})
 		}
 		if err := fn(buf, off, buf[lo:hi], matches); err != nil {
@@ -192,31 +198,31 @@ func (p *Planner) survey(r io.ReaderAt, size int64) (hits int, hasNUL bool, err 
 type match struct{ at, n int }
 
 // shebangLine returns the first line of head when it is a "#!" line naming a prefix.
-func shebangLine(head []byte, ps prefixes) (string, bool) {
+func shebangLine(head []byte, ps relocate.Prefixes) (string, bool) {
 	line, _, found := bytes.Cut(head, []byte("\n"))
 	if !found && len(head) == shebangMax {
 		return "", false // too long to be a real one
 	}
 	s := string(line)
 	// The line is stored in the JSON plan, which only holds UTF-8 intact.
-	return s, strings.HasPrefix(s, "#!") && utf8.ValidString(s) && ps.names(s)
+	return s, strings.HasPrefix(s, "#!") && utf8.ValidString(s) && ps.Names(s)
 }
 
 func (p *Planner) shebang(name, line string, r io.ReaderAt, size int64) error {
-	interp, _, _ := parseShebang(line)
+	interp, _, _ := relocate.ParseShebang(line)
 	head := make([]byte, min(size, pythonHead))
 	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("failed to read %q: %w", name, err)
 	}
-	sb := &Shebang{Line: line, Style: shebangStyle(interp, head)}
-	f := FilePlan{Name: name, Kind: KindShebang, Shebang: sb}
+	sb := &relocate.Shebang{Line: line, Style: shebangStyle(interp, head)}
+	f := relocate.FilePlan{Name: name, Kind: relocate.KindShebang, Shebang: sb}
 	p.files = append(p.files, f)
 	if sb.Style == "" {
 		// Refuse at build what no install path could satisfy.
 		pl := p.plan()
-		pl.Files = []FilePlan{f}
+		pl.Files = []relocate.FilePlan{f}
 		if m := pl.MaxTargetLen(); m < 2 {
-			return fmt.Errorf("cannot plan %q: its %d-byte %q line is over the kernel's %d-byte limit and %q cannot be started through a trampoline", name, len(line), "#!", MaxShebang, interp)
+			return fmt.Errorf("cannot plan %q: its %d-byte %q line is over the kernel's %d-byte limit and %q cannot be started through a trampoline", name, len(line), "#!", relocate.MaxShebang, interp)
 		}
 	}
 	return nil
@@ -229,7 +235,7 @@ func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) (
 	var skip [][2]int64 // byte ranges handled here, not as binary strings
 	dynPaths := []struct {
 		tag  string
-		strs []ELFString
+		strs []relocate.ELFString
 	}{{"RPATH", facts.RPath}, {"RUNPATH", facts.RunPath}}
 	for _, d := range dynPaths {
 		for _, s := range d.strs {
@@ -244,22 +250,22 @@ func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) (
 				return nil, fmt.Errorf("cannot relocate %s %q of %q: the relative form %q is %d bytes, longer than the %d bytes available", d.tag, s.Value, name, value, len(value), s.Capacity)
 			}
 			var rec patchRecorder
-			if err := WriteELFString(&rec, s, value); err != nil {
+			if err := relocate.WriteELFString(&rec, s, value); err != nil {
 				return nil, fmt.Errorf("cannot relocate %s of %q: %w", d.tag, name, err)
 			}
 			patches = append(patches, rec.patch)
 			skip = append(skip, [2]int64{s.Offset, s.Offset + int64(s.Capacity) + 1})
 		}
 	}
-	var interp *BinString
-	if in := facts.Interp; in != nil && p.ps.names(in.Value) {
+	var interp *relocate.BinString
+	if in := facts.Interp; in != nil && p.ps.Names(in.Value) {
 		if !utf8.ValidString(in.Value) {
 			return nil, fmt.Errorf("cannot relocate PT_INTERP %q of %q: it is not valid UTF-8", in.Value, name)
 		}
-		interp = &BinString{Offset: in.Offset, Capacity: in.Capacity, Value: in.Value}
+		interp = &relocate.BinString{Offset: in.Offset, Capacity: in.Capacity, Value: in.Value}
 		skip = append(skip, [2]int64{in.Offset, in.Offset + int64(in.Capacity) + 1})
 	}
-	return patches, p.binary(name, KindELF, r, size, interp, skip)
+	return patches, p.binary(name, relocate.KindELF, r, size, interp, skip)
 }
 
 // originPaths rewrites the entries of a colon-separated search path that
@@ -269,7 +275,7 @@ func (p *Planner) originPaths(name, list string) string {
 	entries := strings.Split(list, ":")
 	for i, e := range entries {
 		c := path.Clean(e)
-		q, ok := p.ps.under(c)
+		q, ok := p.ps.Under(c)
 		if e == "" || !ok {
 			continue
 		}
@@ -284,7 +290,7 @@ func (p *Planner) originPaths(name, list string) string {
 	return strings.Join(entries, ":")
 }
 
-// patchRecorder captures what WriteELFString writes.
+// patchRecorder captures what relocate.WriteELFString writes.
 type patchRecorder struct{ patch Patch }
 
 func (w *patchRecorder) WriteAt(b []byte, off int64) (int, error) {
@@ -294,12 +300,12 @@ func (w *patchRecorder) WriteAt(b []byte, off int64) (int, error) {
 
 // binary plans the NUL-terminated strings naming the prefix; occurrences
 // elsewhere cannot be rewritten safely and are reported as kept.
-func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *BinString, skip [][2]int64) error {
+func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *relocate.BinString, skip [][2]int64) error {
 	if isPyc(name) {
 		p.pyc++ // listed once, as a count: a Python tree has tens of thousands
 		return nil
 	}
-	var strs []BinString
+	var strs []relocate.BinString
 	loose := 0
 	var covered int64 // end of the last string found: later matches inside it are done
 	err := p.scan(r, size, func(buf []byte, off int64, _ []byte, matches []match) error {
@@ -323,10 +329,10 @@ func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *B
 		return fmt.Errorf("failed to read %q: %w", name, err)
 	}
 	if len(strs) > 0 || interp != nil {
-		p.files = append(p.files, FilePlan{Name: name, Kind: kind, Strings: strs, Interp: interp})
+		p.files = append(p.files, relocate.FilePlan{Name: name, Kind: kind, Strings: strs, Interp: interp})
 	}
 	if loose > 0 {
-		p.kept = append(p.kept, Kept{Name: name, Reason: fmt.Sprintf("%d occurrence(s) of the build prefix are not in NUL-terminated strings and cannot be rewritten in place", loose)})
+		p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("%d occurrence(s) of the build prefix are not in NUL-terminated strings and cannot be rewritten in place", loose)})
 	}
 	return nil
 }
@@ -347,7 +353,7 @@ func isStrRune(r rune, size int) bool {
 // (buf starts at file offset off). Its start only needs to be plausible:
 // bytes before the prefix are written back unchanged. Its end must be a NUL
 // reached through text only, since the tail after the prefix moves.
-func cString(buf []byte, off, size int64, m, n int) (BinString, bool) {
+func cString(buf []byte, off, size int64, m, n int) (relocate.BinString, bool) {
 	start := m
 	for start > 0 {
 		r, sz := utf8.DecodeLastRune(buf[:start])
@@ -360,18 +366,18 @@ func cString(buf []byte, off, size int64, m, n int) (BinString, bool) {
 	for end < limit && buf[end] != 0 {
 		r, sz := utf8.DecodeRune(buf[end:])
 		if !isStrRune(r, sz) {
-			return BinString{}, false
+			return relocate.BinString{}, false
 		}
 		end += sz
 	}
 	if end == limit {
-		return BinString{}, false // no NUL within the margin, or at the end of the file
+		return relocate.BinString{}, false // no NUL within the margin, or at the end of the file
 	}
-	return BinString{Offset: off + int64(start), Capacity: end - start, Value: string(buf[start:end])}, true
+	return relocate.BinString{Offset: off + int64(start), Capacity: end - start, Value: string(buf[start:end])}, true
 }
 
 // overlaps reports whether s shares a byte with one of the ranges.
-func overlaps(s BinString, ranges [][2]int64) bool {
+func overlaps(s relocate.BinString, ranges [][2]int64) bool {
 	end := s.Offset + int64(s.Capacity) + 1
 	for _, r := range ranges {
 		if s.Offset < r[1] && r[0] < end {
@@ -386,7 +392,7 @@ func overlaps(s BinString, ranges [][2]int64) bool {
 // files of their own (setuptools' script.tmpl, Go's test data): those are
 // ordinary files, and ok is false.
 func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, error) {
-	if path.Base(name) == ".tmpl" || size > templateMax {
+	if path.Base(name) == ".tmpl" || size > relocate.TemplateMax {
 		return nil, nil
 	}
 	text := make([]byte, size)
@@ -415,22 +421,19 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, erro
 		return nil, fmt.Errorf("template %q uses .Prefix in an expression: the install path is known only at install, so only {{.Prefix}} itself is supported", name)
 	}
 	var out bytes.Buffer
-	vars := Vars{Prefix: PrefixPlaceholder, Name: p.Name, Version: p.Version, BuildPrefix: p.prefix}
+	vars := relocate.Vars{Prefix: relocate.PrefixPlaceholder, Name: p.Name, Version: p.Version, BuildPrefix: p.prefix}
 	if err := t.Execute(&out, vars); err != nil {
 		return nil, nil
 	}
 	installed := strings.TrimSuffix(name, ".tmpl")
-	p.files = append(p.files, FilePlan{Name: installed, Kind: KindTemplate})
-	if p.ps.names(out.String()) {
-		p.kept = append(p.kept, Kept{Name: installed, Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
+	p.files = append(p.files, relocate.FilePlan{Name: installed, Kind: relocate.KindTemplate})
+	if p.ps.Names(out.String()) {
+		p.kept = append(p.kept, relocate.Kept{Name: installed, Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
 	}
 	return out.Bytes(), nil
 }
 
-// PrefixPlaceholder stands for the install path in rendered templates.
-const PrefixPlaceholder = "/@terrapack-install-prefix@"
-
-// ourFields are the template fields terrapack provides (Vars).
+// ourFields are the template fields terrapack provides (relocate.Vars).
 var ourFields = map[string]bool{"Prefix": true, "Name": true, "Version": true, "BuildPrefix": true}
 
 // fieldUses counts, under a template node, the {{.Prefix}} actions, all uses
@@ -444,6 +447,12 @@ func (u *fieldUses) field(ident []string) {
 			u.prefix++
 		}
 	}
+}
+
+func (u *fieldUses) branch(b *parse.BranchNode) {
+	u.walk(b.Pipe)
+	u.walk(b.List)
+	u.walk(b.ElseList)
 }
 
 func (u *fieldUses) walk(n parse.Node) {
@@ -471,17 +480,11 @@ func (u *fieldUses) walk(n parse.Node) {
 			u.walk(a)
 		}
 	case *parse.IfNode:
-		u.walk(n.Pipe)
-		u.walk(n.List)
-		u.walk(n.ElseList)
+		u.branch(&n.BranchNode)
 	case *parse.RangeNode:
-		u.walk(n.Pipe)
-		u.walk(n.List)
-		u.walk(n.ElseList)
+		u.branch(&n.BranchNode)
 	case *parse.WithNode:
-		u.walk(n.Pipe)
-		u.walk(n.List)
-		u.walk(n.ElseList)
+		u.branch(&n.BranchNode)
 	case *parse.TemplateNode:
 		u.walk(n.Pipe)
 	case *parse.ChainNode:
@@ -494,8 +497,8 @@ func (u *fieldUses) walk(n parse.Node) {
 
 // Symlink records symlink name when its target is an absolute path into the prefix.
 func (p *Planner) Symlink(name, target string) error {
-	if _, ok := p.ps.under(path.Clean(target)); path.IsAbs(target) && ok {
-		p.links = append(p.links, LinkPlan{Name: name, Target: target})
+	if _, ok := p.ps.Under(path.Clean(target)); path.IsAbs(target) && ok {
+		p.links = append(p.links, relocate.LinkPlan{Name: name, Target: target})
 		return nil
 	}
 	// The installer refuses links that leave the install: say so now.
@@ -509,14 +512,14 @@ func (p *Planner) Symlink(name, target string) error {
 }
 
 // Plan returns the plan so far, sorted so that equal trees give equal plans.
-func (p *Planner) Plan() *Plan {
+func (p *Planner) Plan() *relocate.Plan {
 	pl := p.plan()
 	pl.Files, pl.Symlinks, pl.Kept = slices.Clone(p.files), slices.Clone(p.links), slices.Clone(p.kept)
-	slices.SortFunc(pl.Files, func(a, b FilePlan) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(pl.Symlinks, func(a, b LinkPlan) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(pl.Files, func(a, b relocate.FilePlan) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(pl.Symlinks, func(a, b relocate.LinkPlan) int { return strings.Compare(a.Name, b.Name) })
 	if p.pyc > 0 {
-		pl.Kept = append(pl.Kept, Kept{Name: "*.pyc", Reason: fmt.Sprintf("%d compiled Python files: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks only, and Python recompiles a cache whose relocated source changed size", p.pyc)})
+		pl.Kept = append(pl.Kept, relocate.Kept{Name: "*.pyc", Reason: fmt.Sprintf("%d compiled Python files: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks only, and Python recompiles a cache whose relocated source changed size", p.pyc)})
 	}
-	slices.SortStableFunc(pl.Kept, func(a, b Kept) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(pl.Kept, func(a, b relocate.Kept) int { return strings.Compare(a.Name, b.Name) })
 	return &pl
 }

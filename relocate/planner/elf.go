@@ -1,4 +1,4 @@
-package relocate
+package planner
 
 import (
 	"bytes"
@@ -9,57 +9,23 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"strings"
+
+	"github.com/terrapack/terrapack/relocate"
 )
 
 // ELFFacts describes the path-bearing fields of one ELF file that can be rewritten in place.
 type ELFFacts struct {
-	Interp  *ELFString  // PT_INTERP, nil if none
-	RPath   []ELFString // DT_RPATH entries (usually 0 or 1)
-	RunPath []ELFString // DT_RUNPATH entries
-	Needed  []string    // DT_NEEDED names, in order
+	Interp  *relocate.ELFString  // PT_INTERP, nil if none
+	RPath   []relocate.ELFString // DT_RPATH entries (usually 0 or 1)
+	RunPath []relocate.ELFString // DT_RUNPATH entries
+	Needed  []string             // DT_NEEDED names, in order
 	Class   elf.Class
 	Machine elf.Machine
-}
-
-// ELFString is one NUL-terminated string stored at a fixed file offset.
-type ELFString struct {
-	Offset int64 // file offset of the first byte
-	// Capacity is the number of bytes available for the string, not counting
-	// the terminating NUL: p_filesz-1 for PT_INTERP, the current length for a
-	// .dynstr string (trailing NULs may belong to strings we cannot see).
-	Capacity int
-	Value    string
-	// Shared is true when another string (DT_NEEDED, DT_SONAME, a .dynsym
-	// name, a version name, ...) overlaps this string's bytes, so rewriting it
-	// in place would corrupt the other one.
-	Shared bool
 }
 
 // IsELF reports whether the first bytes are the ELF magic.
 func IsELF(head []byte) bool {
 	return len(head) >= len(elf.ELFMAG) && string(head[:len(elf.ELFMAG)]) == elf.ELFMAG
-}
-
-// WriteELFString overwrites s in place with value, NUL-padding to s.Capacity+1 bytes.
-func WriteELFString(w io.WriterAt, s ELFString, value string) error {
-	switch {
-	case s.Shared:
-		return fmt.Errorf("refusing to rewrite %q at offset %d: its bytes are shared with another string", s.Value, s.Offset)
-	case len(value) > s.Capacity:
-		return fmt.Errorf("refusing to write %q at offset %d: %d bytes exceed capacity %d", value, s.Offset, len(value), s.Capacity)
-	case strings.IndexByte(value, 0) >= 0:
-		return fmt.Errorf("refusing to write %q at offset %d: value contains a NUL byte", value, s.Offset)
-	case s.Offset < 0:
-		return fmt.Errorf("invalid string offset %d", s.Offset)
-	}
-	// Padding the whole slot keeps no stale tail of the old value behind.
-	buf := make([]byte, s.Capacity+1)
-	copy(buf, value)
-	if _, err := w.WriteAt(buf, s.Offset); err != nil {
-		return fmt.Errorf("failed to write string at offset %d: %w", s.Offset, err)
-	}
-	return nil
 }
 
 // ReadELFFacts parses r (an ELF file of any class/endianness Go's debug/elf
@@ -224,7 +190,7 @@ func (p *elfParser) readProgs(phoff, phentsize, phnum uint64) ([]elfSegment, err
 	return progs, nil
 }
 
-func (p *elfParser) readInterp(prog *elfSegment) (*ELFString, error) {
+func (p *elfParser) readInterp(prog *elfSegment) (*relocate.ELFString, error) {
 	if prog.filesz == 0 {
 		return nil, errors.New("empty PT_INTERP segment")
 	}
@@ -236,7 +202,7 @@ func (p *elfParser) readInterp(prog *elfSegment) (*ELFString, error) {
 	if end < 0 {
 		return nil, errors.New("PT_INTERP segment is not NUL-terminated")
 	}
-	return &ELFString{Offset: int64(prog.off), Capacity: len(buf) - 1, Value: string(buf[:end])}, nil
+	return &relocate.ELFString{Offset: int64(prog.off), Capacity: len(buf) - 1, Value: string(buf[:end])}, nil
 }
 
 // fileOffset maps a virtual address to a file offset through the PT_LOAD segments.
@@ -318,7 +284,7 @@ func (p *elfParser) readDynamic(facts *ELFFacts, seg *elfSegment, shoff, shentsi
 			facts.Needed = append(facts.Needed, value)
 			continue
 		}
-		s := ELFString{
+		s := relocate.ELFString{
 			Offset:   int64(strOff + d.val),
 			Capacity: len(value),
 			Value:    value,

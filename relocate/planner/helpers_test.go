@@ -1,4 +1,4 @@
-package relocate
+package planner
 
 import (
 	"bytes"
@@ -9,13 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/terrapack/terrapack/relocate"
 )
 
 // planTree plans every entry of src as the builder does and writes the
 // packed content (builder patches applied) to packed.
-func planTree(t *testing.T, src, packed, buildPrefix string) *Plan {
+func planTree(t *testing.T, src, packed, buildPrefix string) *relocate.Plan {
 	t.Helper()
-	p, err := NewPlanner(buildPrefix)
+	p, err := New(buildPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +67,13 @@ func planTree(t *testing.T, src, packed, buildPrefix string) *Plan {
 }
 
 // roundTrip passes the plan through JSON, as the manifest does.
-func roundTrip(t *testing.T, pl *Plan) *Plan {
+func roundTrip(t *testing.T, pl *relocate.Plan) *relocate.Plan {
 	t.Helper()
 	data, err := json.Marshal(pl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out Plan
+	var out relocate.Plan
 	if err := json.Unmarshal(data, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func roundTrip(t *testing.T, pl *Plan) *Plan {
 }
 
 // installTree extracts packed into target through a, as the installer does.
-func installTree(t *testing.T, packed, target string, a *Applier) {
+func installTree(t *testing.T, packed, target string, a *relocate.Applier) {
 	t.Helper()
 	err := filepath.WalkDir(packed, func(full string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -121,7 +123,7 @@ func installTree(t *testing.T, packed, target string, a *Applier) {
 
 // extract writes one file under root the way payload.Extractor does, in
 // small uneven writes to exercise the streaming rewriters, and returns its path.
-func extract(t *testing.T, a *Applier, root, name string, data []byte, mode fs.FileMode) (string, error) {
+func extract(t *testing.T, a *relocate.Applier, root, name string, data []byte, mode fs.FileMode) (string, error) {
 	t.Helper()
 	rw, err := a.File(name)
 	if err != nil {
