@@ -84,7 +84,7 @@ makeself $mb; install terrapack $ti, makeself $mi, zstd|tar $pi.
   threads, so builds stay reproducible), with long-distance matching over a 16 MiB window: it finds
   the repeats between files that makeself's single-threaded zstd -9 misses (the Go tools share
   most of their code). That payload is smaller than makeself's by more than the static stub of
-  about 3.7 MB (verification, three decompressors, the safe extractor, the relocation engine)
+  about 3.5 MB (verification, three decompressors, the safe extractor, the relocation engine)
   that the installer carries against makeself's 20 KB of shell. On small trees the stub still
   dominates. A builder compiled without cgo falls back to the pure-Go encoder, which has no
   long-distance matching: this tree then comes out at 1.09x makeself.
