@@ -2,7 +2,7 @@
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STUB_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
-STUB_SRC  := $(shell find stub payload relocate -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+STUB_SRC  := $(shell find stub payload relocate -path relocate/planner -prune -o -name '*.go' -not -name '*_test.go' -print 2>/dev/null) go.mod go.sum
 ARCHES    ?= amd64 arm64
 
 .PHONY: build stubs demo test test-slow bench testvm clean
