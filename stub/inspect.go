@@ -1,0 +1,48 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/terrapack/terrapack/payload"
+)
+
+// list prints the payload's entries, verifying the file on the way.
+func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	return in.Stream(ctx, func(tr *tar.Reader) error {
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("failed to read payload: %w", err)
+			}
+			perm := hdr.FileInfo().Mode().Perm().String()[1:]
+			line := fmt.Sprintf("%c%s %12d %s", typeChar(hdr.Typeflag), perm, hdr.Size, hdr.Name)
+			switch hdr.Typeflag {
+			case tar.TypeSymlink:
+				line += " -> " + hdr.Linkname
+			case tar.TypeLink:
+				line += " link to " + hdr.Linkname
+			}
+			fmt.Fprintln(bw, line)
+		}
+	})
+}
+
+// check verifies the checksum and every entry without writing anything.
+func check(ctx context.Context, in *payload.Installer, w io.Writer, quiet bool) error {
+	if err := in.Check(ctx); err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Fprintf(w, "ok: %s %s, %d entries, sha256 %s\n", in.Manifest.Name, in.Manifest.Version, in.Manifest.Entries(), in.Trailer.Checksum())
+	}
+	return nil
+}
