@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terrapack/terrapack/internal/atomicfile"
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
 	"github.com/terrapack/terrapack/relocate/planner"
@@ -98,7 +99,7 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		plan, err = writePayload(w, m, entries, pln, o.Epoch)
 		return err
 	}
-	err = writeAtomically(out, 0o755, func(f *os.File) error {
+	err = atomicfile.Write(out, 0o755, func(f *os.File) error {
 		t, err = Seal(f, stub, m, writeTar)
 		return err
 	})

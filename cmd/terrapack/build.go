@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/terrapack/terrapack/builder"
+	"github.com/terrapack/terrapack/disc"
 	"github.com/terrapack/terrapack/payload"
 )
 
@@ -44,7 +45,7 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 			} else if err != nil || isoOut == "" {
 				return err
 			}
-			return builder.WriteDisc(builder.DiscOptions{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch})
+			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch})
 		},
 	}
 	f := cmd.Flags()

@@ -2,11 +2,11 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-	"github.com/terrapack/terrapack/builder"
+	"github.com/terrapack/terrapack/disc"
 )
 
 func newISOCmd() *cobra.Command {
-	var o builder.DiscOptions
+	var o disc.Options
 	cmd := &cobra.Command{
 		Use:   "iso INSTALLER.run [EXTRA...] -o OUT.iso",
 		Short: "Wrap an installer into an ISO 9660 image (Rock Ridge, Joliet) for offline sites",
@@ -21,7 +21,7 @@ all of them. SOURCE_DATE_EPOCH, when set, is the image's only date.`,
 				return err
 			}
 			o.Epoch = epoch
-			return builder.WriteDisc(o)
+			return disc.Write(o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "image file to write (required)")
@@ -36,7 +36,7 @@ func newVerifyCmd() *cobra.Command {
 		Short: "Check an image's SHA256SUMS and every installer's own checksum and entries",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return builder.Verify(cmd.Context(), args[0], cmd.OutOrStdout())
+			return disc.Verify(cmd.Context(), args[0], cmd.OutOrStdout())
 		},
 	}
 }

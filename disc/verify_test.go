@@ -1,4 +1,4 @@
-package builder
+package disc
 
 import (
 	"bytes"
@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/terrapack/terrapack/builder"
 )
 
 // TestVerifyMultiExtent: an installer stored as several extents, as every
 // installer of 4 GiB or more is, verifies through the independent reader.
 func TestVerifyMultiExtent(t *testing.T) {
-	if len(Arches()) == 0 {
+	if len(builder.Arches()) == 0 {
 		t.Skip("no installer stub embedded: run `make build` first (make test does)")
 	}
 	src := t.TempDir()
@@ -21,11 +23,11 @@ func TestVerifyMultiExtent(t *testing.T) {
 	}
 	dir := t.TempDir()
 	run := filepath.Join(dir, "app.run")
-	if _, _, err := Build(Options{Source: src, Output: run, Compression: "none"}); err != nil {
+	if _, _, err := builder.Build(builder.Options{Source: src, Output: run, Compression: "none"}); err != nil {
 		t.Fatal(err)
 	}
 	img := filepath.Join(dir, "app.iso")
-	if err := WriteDisc(DiscOptions{Installer: run, Output: img, ExtentSize: 1 << 20}); err != nil {
+	if err := Write(Options{Installer: run, Output: img, ExtentSize: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -1,4 +1,7 @@
-package builder
+// Package disc assembles ISO images for offline sites (an installer, README.txt,
+// extra files, SHA256SUMS) and verifies installers and images with a reader
+// independent of our writer.
+package disc
 
 import (
 	"crypto/sha256"
@@ -12,12 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terrapack/terrapack/internal/atomicfile"
 	"github.com/terrapack/terrapack/iso"
 	"github.com/terrapack/terrapack/payload"
 )
 
-// DiscOptions describe an ISO image for offline sites.
-type DiscOptions struct {
+// Options describe an ISO image for offline sites.
+type Options struct {
 	Installer string     // the .run to put at the root under its own name
 	Extra     []string   // more files or folders, placed at the root under their names
 	Output    string     // the .iso to write
@@ -34,9 +38,9 @@ const (
 	ReadmeFile = "README.txt"
 )
 
-// WriteDisc writes the image: the installer, README.txt with the install
+// Write writes the image: the installer, README.txt with the install
 // command, any extra files, and SHA256SUMS over all of them.
-func WriteDisc(o DiscOptions) error {
+func Write(o Options) error {
 	f, err := os.Open(o.Installer)
 	if err != nil {
 		return fmt.Errorf("failed to open installer %q: %w", o.Installer, err)
@@ -79,7 +83,7 @@ func WriteDisc(o DiscOptions) error {
 	if o.Epoch != nil {
 		mtime = *o.Epoch
 	}
-	return writeAtomically(o.Output, 0o644, func(f *os.File) error {
+	return atomicfile.Write(o.Output, 0o644, func(f *os.File) error {
 		return iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, entries)
 	})
 }
@@ -159,28 +163,4 @@ func checksums(entries []iso.Entry) ([]byte, error) {
 	}
 	sort.Slice(lines, func(i, j int) bool { return lines[i][66:] < lines[j][66:] })
 	return []byte(strings.Join(lines, "")), nil
-}
-
-// writeAtomically writes p through a temporary sibling renamed at the end,
-// so that a failed or interrupted write never leaves a partial file at p.
-func writeAtomically(p string, mode fs.FileMode, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("failed to create output next to %q: %w", p, err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("failed to set mode of %q: %w", p, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("failed to write %q: %w", p, err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("failed to move %q into place: %w", p, err)
-	}
-	return nil
 }
