@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/terrapack/terrapack/relocate/planner"
+	"github.com/terrapack/terrapack/elfscan"
 )
 
 // program adds one executable: its libraries, pbin/NAME and ebin/NAME.
@@ -159,5 +159,5 @@ func isELF(p string) bool {
 	defer f.Close()
 	head := make([]byte, 4)
 	n, _ := io.ReadFull(f, head)
-	return planner.IsELF(head[:n])
+	return elfscan.IsELF(head[:n])
 }

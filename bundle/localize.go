@@ -6,8 +6,7 @@ import (
 	"path"
 	"path/filepath"
 
-	"github.com/terrapack/terrapack/relocate"
-	"github.com/terrapack/terrapack/relocate/planner"
+	"github.com/terrapack/terrapack/elfscan"
 )
 
 // Localize writes the real path of DIR/lib64's loader into the PT_INTERP of
@@ -46,14 +45,14 @@ func localizeFile(p, lib64 string) error {
 	if err != nil {
 		return fmt.Errorf("failed to stat %q: %w", p, err)
 	}
-	facts, err := planner.ReadELFFacts(f)
+	facts, err := elfscan.ReadFacts(f)
 	if err != nil {
 		return fmt.Errorf("failed to read ELF %q: %w", p, err)
 	}
 	if facts == nil || facts.Interp == nil {
 		return nil // static: nothing to point at
 	}
-	if err := relocate.WriteELFString(f, *facts.Interp, filepath.Join(lib64, path.Base(facts.Interp.Value))); err != nil {
+	if err := facts.Interp.WriteNULPadded(f, filepath.Join(lib64, path.Base(facts.Interp.Value))); err != nil {
 		return fmt.Errorf("failed to localize %q: %w", p, err)
 	}
 	if err := f.Close(); err != nil {

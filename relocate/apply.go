@@ -112,7 +112,7 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 		}
 		if f.Interp != nil {
 			in := f.Interp
-			if err := WriteELFString(file, ELFString{Offset: in.Offset, Capacity: in.Capacity, Value: in.Value}, interpPath(in.Value, old, prefix)); err != nil {
+			if err := in.WriteNULPadded(file, interpPath(in.Value, old, prefix)); err != nil {
 				return fmt.Errorf("failed to set the ELF interpreter of %q: %w", written, err)
 			}
 		}

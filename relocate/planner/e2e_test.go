@@ -14,6 +14,8 @@ import (
 
 	"github.com/terrapack/terrapack/payload"
 
+	"github.com/terrapack/terrapack/elfscan"
+	"github.com/terrapack/terrapack/internal/elftest"
 	"github.com/terrapack/terrapack/relocate"
 )
 
@@ -36,8 +38,8 @@ int main(int argc, char **argv) {
 // TestEndToEnd builds a small C tree under a long prefix, plans it, deletes
 // the build folder, installs into a shorter one and runs the result.
 func TestEndToEnd(t *testing.T) {
-	requireTool(t, "gcc")
-	requireTool(t, "patchelf")
+	elftest.RequireTool(t, "gcc")
+	elftest.RequireTool(t, "patchelf")
 	tmp := t.TempDir()
 	P := filepath.Join(tmp, "build", strings.Repeat("a", 80), "prefix")
 	// Shorter than P (binary strings only shrink), long enough that
@@ -51,7 +53,7 @@ func TestEndToEnd(t *testing.T) {
 	// loader as PT_INTERP, and a compiled-in data path.
 	src := t.TempDir()
 	writeTree(t, src, map[string]string{
-		"greet.c": greetLibC,
+		"greet.c": elftest.GreetLibC,
 		"app.c":   fmt.Sprintf(e2eAppC, P),
 	})
 	writeTree(t, P, map[string]string{
@@ -63,13 +65,13 @@ func TestEndToEnd(t *testing.T) {
 		"lib/python/__pycache__/m.cpython-311.pyc": "\xa7\x0d\x0d\x0a\x00\x00\x00\x00\xfa\x20" + P + "/lib/python/m.py\xda\x08<module>",
 	})
 	os.MkdirAll(filepath.Join(P, "lib"), 0o755)
-	run(t, "gcc", "-shared", "-fPIC", "-Wl,-soname,libgreet.so", "-o", P+"/lib/libgreet.so", src+"/greet.c")
-	run(t, "gcc", "-o", P+"/bin/app", src+"/app.c", "-L"+P+"/lib", "-lgreet", "-Wl,-rpath,"+P+"/lib", "-Wl,--disable-new-dtags")
-	loader := readFactsFile(t, P+"/bin/app").Interp.Value
+	elftest.Run(t, "gcc", "-shared", "-fPIC", "-Wl,-soname,libgreet.so", "-o", P+"/lib/libgreet.so", src+"/greet.c")
+	elftest.Run(t, "gcc", "-o", P+"/bin/app", src+"/app.c", "-L"+P+"/lib", "-lgreet", "-Wl,-rpath,"+P+"/lib", "-Wl,--disable-new-dtags")
+	loader := readFacts(t, P+"/bin/app").Interp.Value
 	copyFile(t, loader, P+"/lib64/"+filepath.Base(loader), 0o755)
-	run(t, "patchelf", "--set-interpreter", P+"/lib64/"+filepath.Base(loader), P+"/bin/app")
+	elftest.Run(t, "patchelf", "--set-interpreter", P+"/lib64/"+filepath.Base(loader), P+"/bin/app")
 	copyFile(t, realInterp("dash", "bash"), P+"/bin/sh", 0o755)
-	if out, err := runClean(P + "/bin/current"); err != nil || !strings.Contains(out, "hello from the data file") {
+	if out, err := elftest.RunClean(P + "/bin/current"); err != nil || !strings.Contains(out, "hello from the data file") {
 		t.Fatalf("the build itself does not run: %v\n%s", err, out)
 	}
 
@@ -95,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("kept %+v, want the .pyc", pl.Kept)
 	}
 	// The packed app already has a relative DT_RPATH.
-	facts := readFactsFile(t, packed+"/bin/app")
+	facts := readFacts(t, packed+"/bin/app")
 	if len(facts.RPath) != 1 || facts.RPath[0].Value != "$ORIGIN/../lib" || len(facts.RunPath) != 0 {
 		t.Errorf("packed RPATH %+v, RUNPATH %+v; want DT_RPATH $ORIGIN/../lib", facts.RPath, facts.RunPath)
 	}
@@ -139,13 +141,13 @@ func TestEndToEnd(t *testing.T) {
 		{"bin/launch", "greet=42 argc=1 data=hello from the data file\n"},
 	} {
 		for _, root := range []string{T, T2} {
-			out, err := runClean(filepath.Join(root, tc.prog))
+			out, err := elftest.RunClean(filepath.Join(root, tc.prog))
 			if err != nil || out != tc.want {
 				t.Errorf("%s: %v\n%s\nwant\n%s", filepath.Join(root, tc.prog), err, out, tc.want)
 			}
 		}
 	}
-	facts = readFactsFile(t, T+"/bin/app")
+	facts = readFacts(t, T+"/bin/app")
 	if want := T + "/lib64/" + filepath.Base(loader); facts.Interp.Value != want {
 		t.Errorf("installed PT_INTERP %q, want %q", facts.Interp.Value, want)
 	}
@@ -279,4 +281,19 @@ func TestEndToEndBytesUnchanged(t *testing.T) {
 	if got, err := a.Symlink("l", "/usr/lib/x"); err != nil || got != "/usr/lib/x" {
 		t.Fatalf("Symlink = %q, %v", got, err)
 	}
+}
+
+// readFacts reads the ELF facts of a program the test built.
+func readFacts(t *testing.T, name string) *elfscan.Facts {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	facts, err := elfscan.ReadFacts(f)
+	if err != nil || facts == nil || facts.Interp == nil {
+		t.Fatalf("%s: no ELF program with an interpreter: %v", name, err)
+	}
+	return facts
 }

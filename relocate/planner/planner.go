@@ -19,6 +19,7 @@ import (
 	"text/template/parse"
 	"unicode/utf8"
 
+	"github.com/terrapack/terrapack/elfscan"
 	"github.com/terrapack/terrapack/relocate"
 )
 
@@ -128,14 +129,14 @@ func (p *Planner) plainFile(name string, r io.ReaderAt, size int64, mode fs.File
 	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("failed to read %q: %w", name, err)
 	}
-	if IsELF(head) {
+	if elfscan.IsELF(head) {
 		// A broken ELF is no program the loader would run: it falls back to
 		// the plain binary rules.
-		if facts, err := ReadELFFacts(io.NewSectionReader(r, 0, size)); err == nil && facts != nil {
+		if facts, err := elfscan.ReadFacts(io.NewSectionReader(r, 0, size)); err == nil && facts != nil {
 			return p.elf(name, r, size, facts)
 		}
 	}
-	if hasNUL || IsELF(head) {
+	if hasNUL || elfscan.IsELF(head) {
 		return nil, p.binary(name, relocate.KindBinary, r, size, nil, nil)
 	}
 	if line, ok := shebangLine(head, p.ps); ok && mode&0o111 != 0 {
@@ -230,12 +231,12 @@ func (p *Planner) shebang(name, line string, r io.ReaderAt, size int64) error {
 
 // elf plans an ELF file: RPATH/RUNPATH entries under the prefix are patched
 // now, PT_INTERP and other strings naming the prefix at install.
-func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) ([]Patch, error) {
+func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *elfscan.Facts) ([]Patch, error) {
 	var patches []Patch
 	var skip [][2]int64 // byte ranges handled here, not as binary strings
 	dynPaths := []struct {
 		tag  string
-		strs []relocate.ELFString
+		strs []elfscan.DynString
 	}{{"RPATH", facts.RPath}, {"RUNPATH", facts.RunPath}}
 	for _, d := range dynPaths {
 		for _, s := range d.strs {
@@ -250,7 +251,7 @@ func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) (
 				return nil, fmt.Errorf("cannot relocate %s %q of %q: the relative form %q is %d bytes, longer than the %d bytes available", d.tag, s.Value, name, value, len(value), s.Capacity)
 			}
 			var rec patchRecorder
-			if err := relocate.WriteELFString(&rec, s, value); err != nil {
+			if err := s.Write(&rec, value); err != nil {
 				return nil, fmt.Errorf("cannot relocate %s of %q: %w", d.tag, name, err)
 			}
 			patches = append(patches, rec.patch)
@@ -262,7 +263,7 @@ func (p *Planner) elf(name string, r io.ReaderAt, size int64, facts *ELFFacts) (
 		if !utf8.ValidString(in.Value) {
 			return nil, fmt.Errorf("cannot relocate PT_INTERP %q of %q: it is not valid UTF-8", in.Value, name)
 		}
-		interp = &relocate.BinString{Offset: in.Offset, Capacity: in.Capacity, Value: in.Value}
+		interp = in
 		skip = append(skip, [2]int64{in.Offset, in.Offset + int64(in.Capacity) + 1})
 	}
 	return patches, p.binary(name, relocate.KindELF, r, size, interp, skip)
@@ -290,7 +291,7 @@ func (p *Planner) originPaths(name, list string) string {
 	return strings.Join(entries, ":")
 }
 
-// patchRecorder captures what relocate.WriteELFString writes.
+// patchRecorder captures what DynString.Write writes.
 type patchRecorder struct{ patch Patch }
 
 func (w *patchRecorder) WriteAt(b []byte, off int64) (int, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/terrapack/terrapack/internal/elftest"
 	"github.com/terrapack/terrapack/relocate"
 )
 
@@ -316,7 +317,7 @@ func TestRPathTooLong(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "p")
 	// Each level adds "../" to the relative form: go deep enough to outgrow the absolute one.
 	levels := strings.Repeat("d/", len(root)/3+1)
-	prog, _ := buildGreet(t, filepath.Join(root, levels), root+"/lib", "--disable-new-dtags")
+	prog, _ := elftest.BuildGreet(t, filepath.Join(root, levels), root+"/lib", "--disable-new-dtags")
 	data, err := os.ReadFile(prog)
 	if err != nil {
 		t.Fatal(err)

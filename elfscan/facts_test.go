@@ -1,4 +1,4 @@
-package planner
+package elfscan
 
 import (
 	"bytes"
@@ -11,104 +11,49 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/terrapack/terrapack/internal/elftest"
 	"github.com/terrapack/terrapack/relocate"
 )
 
-const longPrefix = "/some/long/absolute/prefix/lib"
+const longPrefix = elftest.LongPrefix
 
-const greetLibC = "int greet(void) { return 42; }\n"
+var (
+	requireTool = elftest.RequireTool
+	buildGreet  = elftest.BuildGreet
+	run         = elftest.Run
+	runClean    = elftest.RunClean
+)
 
-const greetMainC = `#include <stdio.h>
-int greet(void);
-int main(void) { printf("greet=%d\n", greet()); return 0; }
-`
-
-// requireTool skips the test when an external build tool is missing.
-func requireTool(tb testing.TB, name string) {
-	tb.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		tb.Skipf("skipping: %s not found in PATH (%v); it is needed to build ELF fixtures", name, err)
-	}
-}
-
-// buildGreet compiles root/lib/libgreet.so and root/bin/prog linked against
-// it with the given rpath and dtags flag ("--enable-new-dtags" for RUNPATH,
-// "--disable-new-dtags" for RPATH).
-func buildGreet(tb testing.TB, root, rpath, dtags string) (prog, lib string) {
-	tb.Helper()
-	requireTool(tb, "gcc")
-	src := tb.TempDir()
-	for name, text := range map[string]string{"greet.c": greetLibC, "main.c": greetMainC} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	for _, d := range []string{"bin", "lib"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	lib = filepath.Join(root, "lib", "libgreet.so")
-	prog = filepath.Join(root, "bin", "prog")
-	run(tb, "gcc", "-shared", "-fPIC", "-Wl,-soname,libgreet.so", "-Wl,-rpath,"+longPrefix, "-Wl,"+dtags,
-		"-o", lib, filepath.Join(src, "greet.c"))
-	run(tb, "gcc", "-o", prog, filepath.Join(src, "main.c"), "-L"+filepath.Dir(lib), "-lgreet",
-		"-Wl,-rpath,"+rpath, "-Wl,"+dtags)
-	return prog, lib
-}
-
-func run(tb testing.TB, name string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// runClean executes prog without LD_LIBRARY_PATH so only its own paths count.
-func runClean(prog string) (string, error) {
-	cmd := exec.Command(prog)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LD_LIBRARY_PATH=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func readFactsFile(tb testing.TB, path string) *ELFFacts {
+func readFactsFile(tb testing.TB, path string) *Facts {
 	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	facts, err := ReadELFFacts(f)
+	facts, err := ReadFacts(f)
 	if err != nil {
-		tb.Fatalf("ReadELFFacts(%s): %v", path, err)
+		tb.Fatalf("ReadFacts(%s): %v", path, err)
 	}
 	if facts == nil {
-		tb.Fatalf("ReadELFFacts(%s): not recognised as ELF", path)
+		tb.Fatalf("ReadFacts(%s): not recognised as ELF", path)
 	}
 	return facts
 }
 
-func writeString(tb testing.TB, path string, s relocate.ELFString, value string) {
+func writeString(tb testing.TB, path string, s stringWriter, value string) {
 	tb.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := relocate.WriteELFString(f, s, value); err != nil {
+	if err := s.Write(f, value); err != nil {
 		f.Close()
-		tb.Fatalf("WriteELFString(%s, %q): %v", path, value, err)
+		tb.Fatalf("Write(%s, %q): %v", path, value, err)
 	}
 	// Closing before exec avoids ETXTBSY.
 	if err := f.Close(); err != nil {
@@ -116,8 +61,18 @@ func writeString(tb testing.TB, path string, s relocate.ELFString, value string)
 	}
 }
 
+// stringWriter is a string field the tests rewrite.
+type stringWriter interface {
+	Write(w io.WriterAt, value string) error
+}
+
+// interpWriter writes PT_INTERP as the bundler and installer do.
+type interpWriter struct{ s *relocate.BinString }
+
+func (i interpWriter) Write(w io.WriterAt, value string) error { return i.s.WriteNULPadded(w, value) }
+
 // dynPaths returns the RPATH or RUNPATH entries, whichever the dtags flag produces.
-func dynPaths(facts *ELFFacts, dtags string) []relocate.ELFString {
+func dynPaths(facts *Facts, dtags string) []DynString {
 	if dtags == "--enable-new-dtags" {
 		return facts.RunPath
 	}
@@ -165,7 +120,7 @@ func TestELFRelocateInPlace(t *testing.T) {
 				t.Fatalf("program ran with a placeholder interpreter: %s", out)
 			}
 
-			writeString(t, prog, *facts.Interp, realInterp)
+			writeString(t, prog, interpWriter{facts.Interp}, realInterp)
 			if out, err := runClean(prog); err == nil {
 				t.Fatalf("program found libgreet.so before its rpath was rewritten: %s", out)
 			}
@@ -210,7 +165,7 @@ func TestELFRelocateInPlace(t *testing.T) {
 }
 
 // crossCheck compares the facts with what debug/elf reports through section headers.
-func crossCheck(t *testing.T, path string, facts *ELFFacts) {
+func crossCheck(t *testing.T, path string, facts *Facts) {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
@@ -224,7 +179,7 @@ func crossCheck(t *testing.T, path string, facts *ELFFacts) {
 	if !reflect.DeepEqual(needed, facts.Needed) && !(len(needed) == 0 && len(facts.Needed) == 0) {
 		t.Errorf("%s: Needed = %q, debug/elf says %q", path, facts.Needed, needed)
 	}
-	for tag, got := range map[elf.DynTag][]relocate.ELFString{elf.DT_RPATH: facts.RPath, elf.DT_RUNPATH: facts.RunPath} {
+	for tag, got := range map[elf.DynTag][]DynString{elf.DT_RPATH: facts.RPath, elf.DT_RUNPATH: facts.RunPath} {
 		want, err := f.DynString(tag)
 		if err != nil {
 			t.Fatal(err)
@@ -293,7 +248,7 @@ func TestELFSharedTail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			noSections, err := ReadELFFacts(bytes.NewReader(dropSectionHeaders(t, data)))
+			noSections, err := ReadFacts(bytes.NewReader(dropSectionHeaders(t, data)))
 			if err != nil || !reflect.DeepEqual(noSections, facts) {
 				t.Errorf("without section headers: %+v, %v; want %+v", noSections, err, facts)
 			}
@@ -303,10 +258,10 @@ func TestELFSharedTail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = relocate.WriteELFString(f, facts.RPath[0], "/x")
+			err = facts.RPath[0].Write(f, "/x")
 			f.Close()
 			if err == nil {
-				t.Fatal("WriteELFString accepted a shared string")
+				t.Fatal("Write accepted a shared string")
 			}
 			if after, _ := os.ReadFile(prog); !bytes.Equal(before, after) {
 				t.Error("refused write changed the file")
@@ -336,7 +291,7 @@ func TestELFFactsWithoutSectionHeaders(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := readFactsFile(t, path)
-		got, err := ReadELFFacts(bytes.NewReader(dropSectionHeaders(t, data)))
+		got, err := ReadFacts(bytes.NewReader(dropSectionHeaders(t, data)))
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s without section headers: %+v, %v; want %+v", path, got, err, want)
 		}
@@ -539,7 +494,7 @@ func synthVariants() []synthSpec {
 	return specs
 }
 
-func TestReadELFFactsSynthetic(t *testing.T) {
+func TestReadFactsSynthetic(t *testing.T) {
 	for _, spec := range synthVariants() {
 		t.Run(spec.class.String()+"-"+spec.bo.String(), func(t *testing.T) {
 			data, _, _ := synthELF(spec)
@@ -547,18 +502,18 @@ func TestReadELFFactsSynthetic(t *testing.T) {
 			if _, err := elf.NewFile(bytes.NewReader(data)); err != nil {
 				t.Fatalf("debug/elf rejects the synthetic file: %v", err)
 			}
-			got, err := ReadELFFacts(bytes.NewReader(data))
+			got, err := ReadFacts(bytes.NewReader(data))
 			if err != nil {
 				t.Fatal(err)
 			}
 			strOff := int64(bytes.Index(data, []byte(synthStrtab)))
-			str := func(off int64, value string, shared bool) relocate.ELFString {
-				return relocate.ELFString{Offset: strOff + off, Capacity: len(value), Value: value, Shared: shared}
+			str := func(off int64, value string, shared bool) DynString {
+				return DynString{BinString: relocate.BinString{Offset: strOff + off, Capacity: len(value), Value: value}, Shared: shared}
 			}
-			want := &ELFFacts{
-				Interp:  &relocate.ELFString{Offset: int64(bytes.Index(data, []byte("/lib/ld.so"))), Capacity: 40, Value: "/lib/ld.so"},
-				RPath:   []relocate.ELFString{str(12, "/opt/b/libz.so", true), str(27, "/opt/c/puts", true)},
-				RunPath: []relocate.ELFString{str(1, "/opt/a/lib", false), str(39, "/opt/d/V_1", true)},
+			want := &Facts{
+				Interp:  &relocate.BinString{Offset: int64(bytes.Index(data, []byte("/lib/ld.so"))), Capacity: 40, Value: "/lib/ld.so"},
+				RPath:   []DynString{str(12, "/opt/b/libz.so", true), str(27, "/opt/c/puts", true)},
+				RunPath: []DynString{str(1, "/opt/a/lib", false), str(39, "/opt/d/V_1", true)},
 				Needed:  []string{"libz.so", "libc.so.6"},
 				Class:   spec.class,
 				Machine: spec.machine,
@@ -568,19 +523,19 @@ func TestReadELFFactsSynthetic(t *testing.T) {
 			}
 
 			// The sizeless reader path (size found by probing) agrees.
-			if probed, err := ReadELFFacts(sizelessReader{bytes.NewReader(data)}); err != nil || !reflect.DeepEqual(probed, got) {
+			if probed, err := ReadFacts(sizelessReader{bytes.NewReader(data)}); err != nil || !reflect.DeepEqual(probed, got) {
 				t.Errorf("probed size: %+v, %v", probed, err)
 			}
 
 			// Rewriting in memory round-trips.
 			buf := &memFile{b: bytes.Clone(data)}
-			if err := relocate.WriteELFString(buf, got.RunPath[0], "$ORIGIN"); err != nil {
+			if err := got.RunPath[0].Write(buf, "$ORIGIN"); err != nil {
 				t.Fatal(err)
 			}
-			if err := relocate.WriteELFString(buf, *got.Interp, "/x/ld-linux.so"); err != nil {
+			if err := got.Interp.WriteNULPadded(buf, "/x/ld-linux.so"); err != nil {
 				t.Fatal(err)
 			}
-			again, err := ReadELFFacts(bytes.NewReader(buf.b))
+			again, err := ReadFacts(bytes.NewReader(buf.b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -591,27 +546,27 @@ func TestReadELFFactsSynthetic(t *testing.T) {
 	}
 }
 
-func TestWriteELFStringRefusals(t *testing.T) {
+func TestWriteRefusals(t *testing.T) {
 	data, _, _ := synthELF(synthVariants()[0])
-	facts, err := ReadELFFacts(bytes.NewReader(data))
+	facts, err := ReadFacts(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	unshared := facts.RunPath[0]
 	tests := []struct {
 		name  string
-		s     relocate.ELFString
+		s     stringWriter
 		value string
 	}{
 		{"too long", unshared, unshared.Value + "/"},
-		{"interp too long", *facts.Interp, "/" + strings.Repeat("x", facts.Interp.Capacity)},
+		{"interp too long", interpWriter{facts.Interp}, "/" + strings.Repeat("x", facts.Interp.Capacity)},
 		{"shared", facts.RPath[0], "/x"},
 		{"embedded NUL", unshared, "/a\x00b"},
 	}
 	for _, tt := range tests {
 		buf := &memFile{b: bytes.Clone(data)}
-		if err := relocate.WriteELFString(buf, tt.s, tt.value); err == nil {
-			t.Errorf("%s: relocate.WriteELFString accepted %q", tt.name, tt.value)
+		if err := tt.s.Write(buf, tt.value); err == nil {
+			t.Errorf("%s: Write accepted %q", tt.name, tt.value)
 		}
 		if !bytes.Equal(buf.b, data) {
 			t.Errorf("%s: refused write changed the file", tt.name)
@@ -621,10 +576,10 @@ func TestWriteELFStringRefusals(t *testing.T) {
 	// Exactly at capacity is fine, and a shorter value leaves no stale tail.
 	buf := &memFile{b: bytes.Clone(data)}
 	exact := strings.Repeat("y", unshared.Capacity)
-	if err := relocate.WriteELFString(buf, unshared, exact); err != nil {
+	if err := unshared.Write(buf, exact); err != nil {
 		t.Fatal(err)
 	}
-	if err := relocate.WriteELFString(buf, unshared, "/z"); err != nil {
+	if err := unshared.Write(buf, "/z"); err != nil {
 		t.Fatal(err)
 	}
 	if got := buf.b[unshared.Offset : unshared.Offset+int64(unshared.Capacity)+2]; !bytes.Equal(got, []byte("/z\x00\x00\x00\x00\x00\x00\x00\x00\x00/")) {
@@ -632,8 +587,8 @@ func TestWriteELFStringRefusals(t *testing.T) {
 	}
 }
 
-// TestELFStringTooLongFile checks the refusal on a real file on disk.
-func TestELFStringTooLongFile(t *testing.T) {
+// TestStringTooLongFile checks the refusal on a real file on disk.
+func TestStringTooLongFile(t *testing.T) {
 	prog, _ := buildGreet(t, t.TempDir(), longPrefix, "--disable-new-dtags")
 	before, err := os.ReadFile(prog)
 	if err != nil {
@@ -645,10 +600,10 @@ func TestELFStringTooLongFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := relocate.WriteELFString(f, facts.RPath[0], longPrefix+"x"); err == nil {
+	if err := facts.RPath[0].Write(f, longPrefix+"x"); err == nil {
 		t.Error("too-long rpath accepted")
 	}
-	if err := relocate.WriteELFString(f, *facts.Interp, "/"+strings.Repeat("x", facts.Interp.Capacity)); err == nil {
+	if err := facts.Interp.WriteNULPadded(f, "/"+strings.Repeat("x", facts.Interp.Capacity)); err == nil {
 		t.Error("too-long interpreter accepted")
 	}
 	if after, _ := os.ReadFile(prog); !bytes.Equal(before, after) {
@@ -656,11 +611,11 @@ func TestELFStringTooLongFile(t *testing.T) {
 	}
 }
 
-func TestReadELFFactsNotELF(t *testing.T) {
+func TestReadFactsNotELF(t *testing.T) {
 	for _, in := range []string{"", "\x7fEL", "#!/bin/sh\necho hi\n", "MZ\x90\x00"} {
-		facts, err := ReadELFFacts(strings.NewReader(in))
+		facts, err := ReadFacts(strings.NewReader(in))
 		if facts != nil || err != nil {
-			t.Errorf("ReadELFFacts(%q) = %+v, %v; want nil, nil", in, facts, err)
+			t.Errorf("ReadFacts(%q) = %+v, %v; want nil, nil", in, facts, err)
 		}
 	}
 	if IsELF([]byte("\x7fEL")) || !IsELF([]byte("\x7fELF\x02")) {
@@ -672,18 +627,18 @@ func TestReadELFFactsNotELF(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	if _, err := ReadELFFacts(dir); err == nil {
+	if _, err := ReadFacts(dir); err == nil {
 		t.Error("reading a directory did not fail")
 	}
 	// Magic but nothing else is a broken ELF, not "not ELF".
-	if _, err := ReadELFFacts(strings.NewReader("\x7fELF\x02\x01")); err == nil {
+	if _, err := ReadFacts(strings.NewReader("\x7fELF\x02\x01")); err == nil {
 		t.Error("truncated ELF identification accepted")
 	}
 }
 
-// TestReadELFFactsHugeClaims corrupts size fields so they claim far more data
+// TestReadFactsHugeClaims corrupts size fields so they claim far more data
 // than the file holds: parsing must fail without allocating for the claim.
-func TestReadELFFactsHugeClaims(t *testing.T) {
+func TestReadFactsHugeClaims(t *testing.T) {
 	data, valuePos, hashOff := synthELF(synthVariants()[0])
 	tests := []struct {
 		name  string
@@ -703,7 +658,7 @@ func TestReadELFFactsHugeClaims(t *testing.T) {
 		r := &recordingReader{r: bytes.NewReader(b)}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := ReadELFFacts(r)
+		_, err := ReadFacts(r)
 		runtime.ReadMemStats(&after)
 		if err == nil {
 			t.Errorf("%s: corrupt file accepted", tt.name)
@@ -717,7 +672,7 @@ func TestReadELFFactsHugeClaims(t *testing.T) {
 	}
 }
 
-// sizelessReader hides Size so ReadELFFacts has to probe for the end.
+// sizelessReader hides Size so ReadFacts has to probe for the end.
 type sizelessReader struct{ r io.ReaderAt }
 
 func (s sizelessReader) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
@@ -745,7 +700,7 @@ func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
 	return copy(m.b[off:], p), nil
 }
 
-func FuzzReadELFFacts(f *testing.F) {
+func FuzzReadFacts(f *testing.F) {
 	var seeds [][]byte
 	for _, spec := range synthVariants() {
 		data, _, _ := synthELF(spec)
@@ -773,12 +728,12 @@ func FuzzReadELFFacts(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := &recordingReader{r: bytes.NewReader(data)}
-		facts, err := ReadELFFacts(r)
+		facts, err := ReadFacts(r)
 		// The identification is always read whole; everything else is bounded.
 		if r.max > int64(max(len(data), elf.EI_NIDENT)) {
 			t.Fatalf("read request of %d bytes from a %d-byte input", r.max, len(data))
 		}
-		probed, perr := ReadELFFacts(sizelessReader{bytes.NewReader(data)})
+		probed, perr := ReadFacts(sizelessReader{bytes.NewReader(data)})
 		if (err == nil) != (perr == nil) || !reflect.DeepEqual(facts, probed) {
 			t.Fatalf("size-probing reader disagrees: %+v, %v vs %+v, %v", probed, perr, facts, err)
 		}
@@ -791,7 +746,10 @@ func FuzzReadELFFacts(f *testing.F) {
 			}
 			return
 		}
-		strs := append(append([]relocate.ELFString(nil), facts.RPath...), facts.RunPath...)
+		var strs []relocate.BinString
+		for _, s := range append(slices.Clone(facts.RPath), facts.RunPath...) {
+			strs = append(strs, s.BinString)
+		}
 		if facts.Interp != nil {
 			strs = append(strs, *facts.Interp)
 		}
@@ -801,12 +759,12 @@ func FuzzReadELFFacts(f *testing.F) {
 			}
 		}
 		// Rewriting a .dynstr string with its own value must be a no-op.
-		for _, s := range append(append([]relocate.ELFString(nil), facts.RPath...), facts.RunPath...) {
+		for _, s := range append(slices.Clone(facts.RPath), facts.RunPath...) {
 			if s.Shared {
 				continue
 			}
 			buf := &memFile{b: bytes.Clone(data)}
-			if err := relocate.WriteELFString(buf, s, s.Value); err != nil {
+			if err := s.Write(buf, s.Value); err != nil {
 				t.Fatalf("rewriting %+v: %v", s, err)
 			}
 			if !bytes.Equal(buf.b, data) {

@@ -1,4 +1,9 @@
-package planner
+// Package elfscan reads ELF files at build time: the path-bearing fields the
+// dynamic loader uses (PT_INTERP, DT_RPATH, DT_RUNPATH, DT_NEEDED) and the
+// references from code and data into strings, which bound how a string may be
+// rewritten in place. Only program headers and the dynamic segment are trusted.
+// The installer never links it: what it writes is relocate.BinString.
+package elfscan
 
 import (
 	"bytes"
@@ -13,14 +18,33 @@ import (
 	"github.com/terrapack/terrapack/relocate"
 )
 
-// ELFFacts describes the path-bearing fields of one ELF file that can be rewritten in place.
-type ELFFacts struct {
-	Interp  *relocate.ELFString  // PT_INTERP, nil if none
-	RPath   []relocate.ELFString // DT_RPATH entries (usually 0 or 1)
-	RunPath []relocate.ELFString // DT_RUNPATH entries
-	Needed  []string             // DT_NEEDED names, in order
+// Facts describes the path-bearing fields of one ELF file that can be rewritten in place.
+type Facts struct {
+	// Interp is PT_INTERP, nil if none; its capacity is p_filesz-1.
+	Interp  *relocate.BinString
+	RPath   []DynString // DT_RPATH entries (usually 0 or 1)
+	RunPath []DynString // DT_RUNPATH entries
+	Needed  []string    // DT_NEEDED names, in order
 	Class   elf.Class
 	Machine elf.Machine
+}
+
+// DynString is a .dynstr string: its capacity is its current length, since
+// trailing NULs may belong to strings we cannot see.
+type DynString struct {
+	relocate.BinString
+	// Shared is true when another string (DT_NEEDED, DT_SONAME, a .dynsym
+	// name, a version name, ...) overlaps this string's bytes, so rewriting it
+	// in place would corrupt the other one.
+	Shared bool
+}
+
+// Write overwrites s in place with value, NUL-padded; a shared string is refused.
+func (s DynString) Write(w io.WriterAt, value string) error {
+	if s.Shared {
+		return fmt.Errorf("refusing to rewrite %q at offset %d: its bytes are shared with another string", s.Value, s.Offset)
+	}
+	return s.BinString.WriteNULPadded(w, value)
 }
 
 // IsELF reports whether the first bytes are the ELF magic.
@@ -28,13 +52,13 @@ func IsELF(head []byte) bool {
 	return len(head) >= len(elf.ELFMAG) && string(head[:len(elf.ELFMAG)]) == elf.ELFMAG
 }
 
-// ReadELFFacts parses r (an ELF file of any class/endianness Go's debug/elf
+// ReadFacts parses r (an ELF file of any class/endianness Go's debug/elf
 // supports). Non-ELF input returns (nil, nil) so callers can probe any file
 // cheaply; a broken ELF returns an error with context.
 //
 // Only program headers and the dynamic segment are trusted (that is what the
 // dynamic loader uses); section headers only help to size .dynsym.
-func ReadELFFacts(r io.ReaderAt) (*ELFFacts, error) {
+func ReadFacts(r io.ReaderAt) (*Facts, error) {
 	var ident [elf.EI_NIDENT]byte
 	n, err := r.ReadAt(ident[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -109,7 +133,7 @@ func (p *elfParser) read(off, n uint64, what string) ([]byte, error) {
 	return buf, nil
 }
 
-func (p *elfParser) parse() (*ELFFacts, error) {
+func (p *elfParser) parse() (*Facts, error) {
 	hdrSize := uint64(52)
 	if p.is64() {
 		hdrSize = 64
@@ -118,7 +142,7 @@ func (p *elfParser) parse() (*ELFFacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts := &ELFFacts{Class: p.class, Machine: elf.Machine(p.bo.Uint16(hdr[18:]))}
+	facts := &Facts{Class: p.class, Machine: elf.Machine(p.bo.Uint16(hdr[18:]))}
 
 	// Offsets of e_phoff, e_shoff and e_phentsize differ between classes.
 	var phoff, shoff uint64
@@ -190,7 +214,7 @@ func (p *elfParser) readProgs(phoff, phentsize, phnum uint64) ([]elfSegment, err
 	return progs, nil
 }
 
-func (p *elfParser) readInterp(prog *elfSegment) (*relocate.ELFString, error) {
+func (p *elfParser) readInterp(prog *elfSegment) (*relocate.BinString, error) {
 	if prog.filesz == 0 {
 		return nil, errors.New("empty PT_INTERP segment")
 	}
@@ -202,7 +226,7 @@ func (p *elfParser) readInterp(prog *elfSegment) (*relocate.ELFString, error) {
 	if end < 0 {
 		return nil, errors.New("PT_INTERP segment is not NUL-terminated")
 	}
-	return &relocate.ELFString{Offset: int64(prog.off), Capacity: len(buf) - 1, Value: string(buf[:end])}, nil
+	return &relocate.BinString{Offset: int64(prog.off), Capacity: len(buf) - 1, Value: string(buf[:end])}, nil
 }
 
 // fileOffset maps a virtual address to a file offset through the PT_LOAD segments.
@@ -215,7 +239,7 @@ func (p *elfParser) fileOffset(vaddr uint64) (uint64, bool) {
 	return 0, false
 }
 
-func (p *elfParser) readDynamic(facts *ELFFacts, seg *elfSegment, shoff, shentsize, shnum uint64) error {
+func (p *elfParser) readDynamic(facts *Facts, seg *elfSegment, shoff, shentsize, shnum uint64) error {
 	buf, err := p.read(seg.off, seg.filesz, "dynamic segment")
 	if err != nil {
 		return err
@@ -284,10 +308,8 @@ func (p *elfParser) readDynamic(facts *ELFFacts, seg *elfSegment, shoff, shentsi
 			facts.Needed = append(facts.Needed, value)
 			continue
 		}
-		s := relocate.ELFString{
-			Offset:   int64(strOff + d.val),
-			Capacity: len(value),
-			Value:    value,
+		s := DynString{
+			BinString: relocate.BinString{Offset: int64(strOff + d.val), Capacity: len(value), Value: value},
 			// The entry itself accounts for one reference; when the symbol
 			// table could not be sized, assume the worst.
 			Shared: ends[end] > 1 || !complete,
