@@ -38,6 +38,9 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 	if err := pl.validate(); err != nil {
 		return nil, fmt.Errorf("invalid relocation plan: %w", err)
 	}
+	if err := checkTargetChars(vars.Prefix); err != nil {
+		return nil, err
+	}
 	if err := CheckPrefix(vars.Prefix); err != nil {
 		return nil, fmt.Errorf("invalid install path: %w", err)
 	}
@@ -82,8 +85,11 @@ func tooLong(prefix, buildPrefix string, l limit) error {
 	if l.script {
 		fix = "install to a shorter path (it was built under %q, %d bytes)"
 	}
-	return fmt.Errorf("install path %q is %d bytes long, but this package allows at most %d: in %q, %s; "+fix,
-		prefix, len(prefix), l.max, l.name, l.why, buildPrefix, len(buildPrefix))
+	return &TargetError{
+		Msg: fmt.Sprintf("install path %q is %d bytes long, but this package allows at most %d: in %q, %s; "+fix,
+			prefix, len(prefix), l.max, l.name, l.why, buildPrefix, len(buildPrefix)),
+		Hint: "choose a shorter --to; the message above says how long it may be",
+	}
 }
 
 // File says how to write regular file name.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 )
 
@@ -55,37 +56,100 @@ func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// pyQuote quotes s for sh so that the word also reads as plain ASCII inside
+// a Python string literal, whatever s holds: the polyglot line is a Python
+// string, where a quote could end it early and a backslash or non-ASCII
+// byte would be decoded (Python 2 refuses non-ASCII source without an
+// encoding declaration). Such bytes are written as octal escapes, which sh's
+// printf decodes and Python reads as ordinary escapes of its own.
+func pyQuote(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && pySafe(s[j]) {
+			j++
+		}
+		if j > i {
+			b.WriteString("'" + s[i:j] + "'")
+			i = j
+			continue
+		}
+		b.WriteString(`"$(printf '`)
+		for ; j < len(s) && !pySafe(s[j]); j++ {
+			fmt.Fprintf(&b, `\%03o`, s[j])
+		}
+		b.WriteString(`')"`)
+		i = j
+	}
+	if b.Len() == 0 {
+		return "''"
+	}
+	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// pySafe reports whether c may stand as itself in pyQuote's output.
+func pySafe(c byte) bool {
+	return 0x20 <= c && c < 0x7f && c != '\'' && c != '\\'
+}
+
 // shebangRewrite is the planned first line of one script and what replaces it.
 type shebangRewrite struct {
 	line    string // as built
 	newLine string // with the prefix replaced
 	style   string // trampoline style, "" to write newLine as is
 	command string // sh words that start the interpreter, for trampolines
+	name    string // the interpreter's file name, for perl's and ruby's -x
 }
 
-// newShebangRewrite prepares the rewrite of sb for the install prefix.
+// newShebangRewrite prepares the rewrite of sb for the install prefix. The
+// line is split into interpreter and argument as built, each is relocated,
+// and when the kernel would read the rewritten line otherwise (too long, or
+// split at a blank of the install path) a trampoline starts those two.
 func newShebangRewrite(sb *Shebang, olds Prefixes, prefix string) (*shebangRewrite, error) {
 	rw := &shebangRewrite{line: sb.Line, newLine: olds.replace(sb.Line, prefix)}
-	if len(rw.newLine) <= MaxShebang {
+	builtInterp, builtArg, _ := ParseShebang(sb.Line)
+	interp, arg := olds.replace(builtInterp, prefix), olds.replace(builtArg, prefix)
+	readInterp, readArg, _ := ParseShebang(rw.newLine)
+	fits := len(rw.newLine) <= MaxShebang
+	// Python 2 refuses a non-ASCII byte anywhere in a source without an
+	// encoding declaration, the "#!" line included; the trampoline is ASCII.
+	pyASCII := sb.Style == StylePython && !isASCII(rw.newLine)
+	if fits && readInterp == interp && readArg == arg && !pyASCII {
 		return rw, nil
 	}
-	interp, arg, ok := ParseShebang(rw.newLine)
-	if !ok || sb.Style == "" {
-		// MaxTargetLen refuses such an install before we get here.
-		return nil, fmt.Errorf("%q line of %d bytes exceeds the kernel's %d-byte limit", "#!", len(rw.newLine), MaxShebang)
+	if sb.Style == "" {
+		if !fits {
+			// MaxTargetLen refuses such an install before we get here.
+			return nil, fmt.Errorf("%q line of %d bytes exceeds the kernel's %d-byte limit", "#!", len(rw.newLine), MaxShebang)
+		}
+		return nil, &TargetError{
+			Msg: fmt.Sprintf("install path %q contains a space or tab: the kernel would split its %q line at it, and %q cannot be started through a trampoline",
+				prefix, "#!", path.Base(builtInterp)),
+			Hint: "choose a path without spaces or tabs",
+		}
 	}
-	if sb.Style == StylePython && strings.ContainsAny(interp+arg, `'\`) {
-		return nil, fmt.Errorf("cannot start %q through a Python trampoline: the path contains a quote or backslash", interp)
+	rw.style, rw.name = sb.Style, path.Base(builtInterp)
+	quote := shQuote
+	if sb.Style == StylePython {
+		quote = pyQuote
 	}
-	rw.style = sb.Style
-	rw.command = shQuote(interp)
+	rw.command = quote(interp)
 	if sb.Style == StylePerl || sb.Style == StyleRuby {
 		// -x makes perl and ruby skip to the "#!" line naming them, which
-		// the trampoline keeps as its third line (its switches still apply).
+		// the trampoline keeps as its third line.
 		rw.command += " -x"
 	}
 	if arg != "" {
-		rw.command += " " + shQuote(arg)
+		rw.command += " " + quote(arg)
 	}
 	return rw, nil
 }
@@ -111,7 +175,9 @@ func (rw *shebangRewrite) header(line2 []byte, olds Prefixes, prefix string) str
 			`if [ "${TERRAPACK_SHEBANG-}" != "$$" ]; then export TERRAPACK_SHEBANG=$$; ` + run +
 			"; fi; unset TERRAPACK_SHEBANG\n"
 	case StylePerl, StyleRuby:
-		return "#!/bin/sh\n" + run + "\n" + rw.newLine + "\n"
+		// The interpreter's name alone: -x looks for it, and the argument
+		// is already on the command line.
+		return "#!/bin/sh\n" + run + "\n#!" + rw.name + "\n"
 	case StyleTcl:
 		// A Tcl comment continues over a trailing backslash, an sh one does not.
 		return "#!/bin/sh\n# sh runs the next line, Tcl skips it \\\n" + run + "\n"

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -138,8 +139,12 @@ func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error
 		return nil, &payload.FormatError{Msg: fmt.Sprintf("unreadable relocation plan: %v", err)}
 	}
 	a, err := relocate.NewApplier(&plan, relocate.Vars{Prefix: target, Name: m.Name, Version: m.Version})
+	var te *relocate.TargetError
+	if errors.As(err, &te) {
+		return nil, &refusal{msg: err.Error(), hint: te.Hint}
+	}
 	if err != nil {
-		return nil, &refusal{msg: err.Error(), hint: "choose a shorter --to; the message above says how long it may be"}
+		return nil, &refusal{msg: err.Error()}
 	}
 	return a, nil
 }

@@ -30,6 +30,12 @@ func resolveTarget(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot resolve %q: %w", dir, err)
 	}
+	if strings.Contains(abs, "\n") {
+		return "", &refusal{
+			msg:  fmt.Sprintf("target %q contains a newline: scripts, configuration files and the install record name the install path on one line, which it would split", abs),
+			hint: "choose a path without a newline",
+		}
+	}
 	if abs == "/" {
 		return "", &refusal{msg: "refusing to install into /", hint: "choose a folder of its own, such as /opt/APP"}
 	}

@@ -205,3 +205,55 @@ func TestSeveralPrefixes(t *testing.T) {
 		})
 	}
 }
+
+// TestInstallAtTrickyPaths installs a prefix tree at paths with blanks,
+// quotes, sh's special characters and UTF-8: its "#!" script, text file and
+// symlink work there; a path no rewrite can carry is refused before writing.
+func TestInstallAtTrickyPaths(t *testing.T) {
+	base := t.TempDir()
+	p := filepath.Join(base, "build", "root")
+	bash, err := exec.LookPath("bash")
+	must(t, err)
+	b, err := os.ReadFile(bash)
+	must(t, err)
+	for name, content := range map[string]string{
+		"bin/bash":     string(b),
+		"bin/hello":    "#!" + p + "/bin/bash -e\necho \"shell=$BASH\"\ncat \"${0%/bin/hello}/etc/app.conf\"\n",
+		"bin/node-app": "#!" + p + "/bin/node\nconsole.log(1)\n",
+		"etc/app.conf": "root=" + p + "\n",
+	} {
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(p, name)), 0o755))
+		must(t, os.WriteFile(filepath.Join(p, name), []byte(content), 0o755))
+	}
+	must(t, os.Symlink(p+"/etc/app.conf", filepath.Join(p, "conf-link")))
+	withNode := build(t, p, "--prefix", p)
+	must(t, os.Remove(filepath.Join(p, "bin/node-app")))
+	run := build(t, p, "--prefix", p)
+	must(t, os.RemoveAll(filepath.Join(base, "build")))
+
+	for _, dir := range []string{"my apps/tool box", "tab\there", `it's $HOME "q" back\slash ünï/数据`} {
+		target := filepath.Join(t.TempDir(), dir)
+		mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
+		r := mustOK(t, runCmd(t, nil, filepath.Join(target, "bin/hello")))
+		if want := "shell=" + target + "/bin/bash\nroot=" + target + "\n"; r.stdout != want {
+			t.Errorf("at %q: bin/hello printed %q, want %q", target, r.stdout, want)
+		}
+		conf, err := os.ReadFile(filepath.Join(target, "conf-link"))
+		must(t, err)
+		if string(conf) != "root="+target+"\n" {
+			t.Errorf("at %q: config through the relocated link: %q", target, conf)
+		}
+	}
+
+	// node has no trampoline: a blank in the path is refused as such.
+	for dir, why := range map[string]string{"my app": "contains a space or tab", "new\nline": "contains a newline"} {
+		target := filepath.Join(t.TempDir(), "sub", dir)
+		mustFail(t, runCmd(t, nil, withNode, "--to", target), 4, why, "hint: choose a path without")
+		if r := runCmd(t, nil, withNode, "--to", target); strings.Contains(r.stderr, "shorter") {
+			t.Errorf("refusal of %q speaks of length:\n%s", target, r.stderr)
+		}
+		if exists(filepath.Dir(target)) {
+			t.Errorf("refused install of %q created %s", target, filepath.Dir(target))
+		}
+	}
+}

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -367,6 +368,14 @@ func TestNewApplierRefuses(t *testing.T) {
 	for _, prefix := range []string{"", "opt/x", "/", "/opt/x/", "/opt/\nx"} {
 		if _, err := relocate.NewApplier(good, relocate.Vars{Prefix: prefix}); err == nil {
 			t.Errorf("install path %q accepted", prefix)
+		}
+	}
+	// Control characters get a reason of their own, not a length.
+	for prefix, what := range map[string]string{"/opt/\nx": "contains a newline", "/opt/\x00x": "contains a NUL byte"} {
+		_, err := relocate.NewApplier(good, relocate.Vars{Prefix: prefix})
+		var te *relocate.TargetError
+		if !errors.As(err, &te) || !strings.Contains(err.Error(), what) || strings.Contains(err.Error(), "shorter") {
+			t.Errorf("install path %q: error %v, want one saying it %s", prefix, err, what)
 		}
 	}
 	for _, pl := range []*relocate.Plan{

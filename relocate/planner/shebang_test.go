@@ -56,6 +56,20 @@ func realInterp(names ...string) string {
 	return ""
 }
 
+// pyenvPython returns the python binary of a pyenv-built CPython of the
+// version prefix, "" if there is none.
+func pyenvPython(version string) string {
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
+	}
+	found, _ := filepath.Glob(filepath.Join(root, "versions", version+"*", "bin", "python"+version))
+	if len(found) == 0 || !isExecutable(found[0]) {
+		return ""
+	}
+	return found[0]
+}
+
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
@@ -92,7 +106,7 @@ func TestShebangTrampolines(t *testing.T) {
 		interps map[string]string
 		script  string
 		fails   bool // the script's own exit status
-		want    func(target, tool string) []string
+		want    func(target, tool string, tramp bool) []string
 	}
 	argLines := func(prefix string) []string {
 		var l []string
@@ -111,17 +125,31 @@ func TestShebangTrampolines(t *testing.T) {
 			"for a in sys.argv[1:]: print('arg=' + a)\n" +
 			"print('unbuffered=%s' % sys.stdout.write_through)\n" +
 			"print('line=%d' % sys._getframe().f_lineno)\n",
-		want: func(target, tool string) []string {
+		want: func(target, tool string, tramp bool) []string {
+			line := "line=7"
+			if tramp {
+				line = "line=9" // the trampoline adds two lines
+			}
 			return append(append([]string{"exe=" + target + "/bin/python3", "argv0=" + tool}, argLines("arg=")...),
-				"unbuffered=True", "line=9") // the trampoline adds two lines
+				"unbuffered=True", line)
 		},
+	}, {
+		// Python 2 reads a source without an encoding declaration as ASCII:
+		// the trampoline must stay ASCII whatever the install path holds.
+		name:    "python 2",
+		interps: map[string]string{"python2": pyenvPython("2.7")},
+		script: "#!" + scriptPrefix + "/bin/python2 -u\n" +
+			"import sys\n" +
+			"print('argv0=' + sys.argv[0])\n" +
+			"for a in sys.argv[1:]: print('arg=' + a)\n",
+		want: func(_, tool string, _ bool) []string { return append([]string{"argv0=" + tool}, argLines("arg=")...) },
 	}, {
 		name:    "python with an encoding declaration",
 		interps: map[string]string{"python3": realInterp("python3")},
 		script: "#!" + scriptPrefix + "/bin/python3\n" +
 			"# -*- coding: latin-1 -*-\n" +
 			"print(ascii('caf\xe9'))\n",
-		want: func(_, _ string) []string { return []string{`'caf\xe9'`} },
+		want: func(_, _ string, _ bool) []string { return []string{`'caf\xe9'`} },
 	}, {
 		name:    "sh -e, started again from itself",
 		interps: map[string]string{"sh": realInterp("bash")}, // bash tells its path in $BASH, dash nothing
@@ -136,7 +164,7 @@ func TestShebangTrampolines(t *testing.T) {
 			"false\n" +
 			"echo not reached\n",
 		fails: true,
-		want: func(target, tool string) []string {
+		want: func(target, tool string, _ bool) []string {
 			once := func(args ...string) []string {
 				return append(append([]string{"shell=" + target + "/bin/sh", "0=" + tool}, args...), "guard=unset", "errexit")
 			}
@@ -148,7 +176,7 @@ func TestShebangTrampolines(t *testing.T) {
 		script: "#!" + scriptPrefix + "/bin/bash\n" +
 			"words=(\"$@\")\n" +
 			"echo \"shell=$BASH n=${#words[@]} last=${words[-2]} 0=$0\"\n",
-		want: func(target, tool string) []string {
+		want: func(target, tool string, _ bool) []string {
 			return []string{fmt.Sprintf("shell=%s/bin/bash n=%d last=* 0=%s", target, len(trickyArgs), tool)}
 		},
 	}, {
@@ -157,52 +185,76 @@ func TestShebangTrampolines(t *testing.T) {
 		script: "#!" + scriptPrefix + "/bin/perl -w\n" +
 			"print \"warn=$^W 0=$0\\n\";\n" +
 			"print \"arg=$_\\n\" for @ARGV;\n",
-		want: func(_, tool string) []string { return append([]string{"warn=1 0=" + tool}, argLines("arg=")...) },
+		want: func(_, tool string, _ bool) []string {
+			return append([]string{"warn=1 0=" + tool}, argLines("arg=")...)
+		},
 	}, {
 		name:    "ruby -w",
 		interps: map[string]string{"ruby": realInterp("ruby")},
 		script: "#!" + scriptPrefix + "/bin/ruby -w\n" +
 			"puts \"verbose=#{$VERBOSE} 0=#{$0}\"\n" +
 			"ARGV.each { |a| puts \"arg=#{a}\" }\n",
-		want: func(_, tool string) []string { return append([]string{"verbose=true 0=" + tool}, argLines("arg=")...) },
+		want: func(_, tool string, _ bool) []string {
+			return append([]string{"verbose=true 0=" + tool}, argLines("arg=")...)
+		},
 	}, {
 		name:    "tclsh",
 		interps: map[string]string{"tclsh": realInterp("tclsh")},
 		script: "#!" + scriptPrefix + "/bin/tclsh\n" +
 			"puts \"0=$argv0\"\n" +
 			"foreach a $argv { puts \"arg=$a\" }\n",
-		want: func(_, tool string) []string { return append([]string{"0=" + tool}, argLines("arg=")...) },
+		want: func(_, tool string, _ bool) []string { return append([]string{"0=" + tool}, argLines("arg=")...) },
 	}}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for _, real := range c.interps {
-				if real == "" {
-					t.Skip("interpreter not installed")
+		for _, tg := range trickyTargets {
+			t.Run(c.name+"/"+tg.name, func(t *testing.T) {
+				for _, real := range c.interps {
+					if real == "" {
+						t.Skip("interpreter not installed")
+					}
 				}
-			}
-			target := longTarget(t)
-			tool := installScript(t, target, c.script, c.interps)
-			installed, err := os.ReadFile(tool)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.HasPrefix(installed, []byte("#!/bin/sh\n")) {
-				t.Fatalf("expected a trampoline, got:\n%s", installed)
-			}
-			if bytes.Contains(installed, []byte(scriptPrefix)) {
-				t.Errorf("the build prefix is left in:\n%s", installed)
-			}
-			out, err := runScript(t, tool, trickyArgs...)
-			var exit *exec.ExitError
-			if c.fails && !errors.As(err, &exit) || !c.fails && err != nil {
-				t.Fatalf("exit status %v, want failure %v; output:\n%s\nscript:\n%s", err, c.fails, out, installed)
-			}
-			want := strings.Join(c.want(target, tool), "\n") + "\n"
-			if out != want {
-				t.Errorf("output:\n%s\nwant:\n%s\nscript:\n%s", out, want, installed)
-			}
-		})
+				target := filepath.Join(t.TempDir(), tg.dir)
+				tool := installScript(t, target, c.script, c.interps)
+				installed, err := os.ReadFile(tool)
+				if err != nil {
+					t.Fatal(err)
+				}
+				line, _, _ := strings.Cut(c.script, "\n")
+				newLine := strings.ReplaceAll(line, scriptPrefix, target)
+				tramp := len(newLine) > relocate.MaxShebang || strings.ContainsAny(target, " \t") ||
+					strings.HasPrefix(c.name, "python") && strings.ContainsFunc(target, func(r rune) bool { return r >= 0x80 })
+				if got := bytes.HasPrefix(installed, []byte("#!/bin/sh\n")); got != tramp {
+					t.Fatalf("trampoline %v, want %v:\n%s", got, tramp, installed)
+				}
+				if bytes.Contains(installed, []byte(scriptPrefix)) {
+					t.Errorf("the build prefix is left in:\n%s", installed)
+				}
+				out, err := runScript(t, tool, trickyArgs...)
+				var exit *exec.ExitError
+				if c.fails && !errors.As(err, &exit) || !c.fails && err != nil {
+					t.Fatalf("exit status %v, want failure %v; output:\n%s\nscript:\n%s", err, c.fails, out, installed)
+				}
+				want := strings.Join(c.want(target, tool, tramp), "\n") + "\n"
+				if out != want {
+					t.Errorf("output:\n%s\nwant:\n%s\nscript:\n%s", out, want, installed)
+				}
+			})
+		}
 	}
+}
+
+// trickyTargets are install folders (below a test's temporary folder) that
+// the kernel, sh, Python, Perl, Ruby or Tcl could misread.
+var trickyTargets = []struct{ name, dir string }{
+	{"long", strings.Repeat("a-long-install-folder-", 6)},
+	{"space", "my apps/tool box"},
+	{"tab", "tab\there"},
+	{"quote", "it's"},
+	{"double quote", `say "hi"`},
+	{"dollar", "$HOME${x}$(id)`id`"},
+	{"backslash", `back\slash\`},
+	{"utf-8", "ünïcødé/数据"},
+	{"all, long", "a b\tc'd\"e$f\\g ünï " + strings.Repeat("x", 80) + ` '''"""\`},
 }
 
 // TestShebangShort checks that a line that fits is only rewritten.
@@ -250,6 +302,15 @@ func TestShebangNoTrampoline(t *testing.T) {
 			_, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/" + strings.Repeat("x", want)})
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d", want)) || !strings.Contains(err.Error(), `"bin/tool"`) {
 				t.Fatalf("error %v, want a refusal naming %d and the file", err, want)
+			}
+			// A blank would split the line however short it is: refused
+			// for what it is, not for its length.
+			for _, blank := range []string{"/opt/my app", "/opt/tab\tapp"} {
+				_, err = relocate.NewApplier(pl, relocate.Vars{Prefix: blank})
+				var te *relocate.TargetError
+				if !errors.As(err, &te) || !strings.Contains(err.Error(), "contains a space or tab") || !strings.Contains(err.Error(), `"bin/tool"`) || te.Hint != "choose a path without spaces or tabs" {
+					t.Errorf("install path %q: error %v, want a refusal for its blank", blank, err)
+				}
 			}
 		})
 	}
