@@ -92,6 +92,9 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		return nil, t, fmt.Errorf("bad --prefix: %w", err)
 	}
 	pln.Name, pln.Version = m.Name, m.Version
+	if entries, err = omitStaleCaches(entries, pln); err != nil {
+		return nil, t, err
+	}
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
 	var plan *relocate.Plan
@@ -111,8 +114,8 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		if n := plan.MaxTargetLen(); n >= 0 {
 			limit = fmt.Sprintf("install paths up to %d bytes", n)
 		}
-		o.logf("relocation from %s: %d files and %d symlinks rewritten at install, %d kept as they are; %s (terrapack inspect --relocations)",
-			plan.BuildPrefix, len(plan.Files), len(plan.Symlinks), len(plan.Kept), limit)
+		o.logf("relocation from %s: %d files and %d symlinks rewritten at install, %d kept as they are, %d stale Python caches omitted; %s (terrapack inspect --relocations)",
+			plan.BuildPrefix, len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted), limit)
 	}
 	o.logf("wrote %s (%d bytes, sha256 %s)", out, t.Layout.TotalSize, t.Checksum())
 	return m, t, nil

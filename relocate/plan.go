@@ -52,6 +52,9 @@ type Plan struct {
 	Files         []FilePlan `json:"files,omitempty"`          // sorted by Name
 	Symlinks      []LinkPlan `json:"symlinks,omitempty"`       // sorted by Name
 	Kept          []Kept     `json:"kept,omitempty"`           // sorted by Name
+	// Omitted are source files left out of the payload (stale caches), for
+	// inspect; the installer does not read them.
+	Omitted []Kept `json:"omitted,omitempty"` // sorted by Name
 }
 
 // FilePlan says how to rewrite one regular file.

@@ -53,7 +53,7 @@ func writeRelocations(w io.Writer, m *payload.Manifest) error {
 	} else {
 		fmt.Fprintln(w, "longest target:  no limit")
 	}
-	fmt.Fprintf(w, "relocations:     %d files, %d symlinks, %d kept\n", len(plan.Files), len(plan.Symlinks), len(plan.Kept))
+	fmt.Fprintf(w, "relocations:     %d files, %d symlinks, %d kept, %d omitted\n", len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted))
 	for _, f := range plan.Files {
 		fmt.Fprintf(w, "  %-9s %s", f.Kind, f.Name)
 		if f.Interp != nil {
@@ -69,6 +69,9 @@ func writeRelocations(w io.Writer, m *payload.Manifest) error {
 	}
 	for _, k := range plan.Kept {
 		fmt.Fprintf(w, "  %-9s %s (%s)\n", "kept", k.Name, k.Reason)
+	}
+	for _, o := range plan.Omitted {
+		fmt.Fprintf(w, "  %-9s %s (%s)\n", "omitted", o.Name, o.Reason)
 	}
 	return nil
 }

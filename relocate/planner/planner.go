@@ -54,6 +54,7 @@ type Planner struct {
 	files   []relocate.FilePlan
 	links   []relocate.LinkPlan
 	kept    []relocate.Kept
+	omitted []relocate.Kept
 	pyc     int               // compiled Python files naming the prefix, all kept
 	outputs map[string]string // installed name → planned source name, to catch clashes
 	buf     []byte
@@ -515,12 +516,13 @@ func (p *Planner) Symlink(name, target string) error {
 // Plan returns the plan so far, sorted so that equal trees give equal plans.
 func (p *Planner) Plan() *relocate.Plan {
 	pl := p.plan()
-	pl.Files, pl.Symlinks, pl.Kept = slices.Clone(p.files), slices.Clone(p.links), slices.Clone(p.kept)
+	pl.Files, pl.Symlinks, pl.Kept, pl.Omitted = slices.Clone(p.files), slices.Clone(p.links), slices.Clone(p.kept), slices.Clone(p.omitted)
 	slices.SortFunc(pl.Files, func(a, b relocate.FilePlan) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(pl.Symlinks, func(a, b relocate.LinkPlan) int { return strings.Compare(a.Name, b.Name) })
 	if p.pyc > 0 {
-		pl.Kept = append(pl.Kept, relocate.Kept{Name: "*.pyc", Reason: fmt.Sprintf("%d compiled Python files: marshalled strings are length-prefixed and cannot be rewritten in place; they name source files for tracebacks only, and Python recompiles a cache whose relocated source changed size", p.pyc)})
+		pl.Kept = append(pl.Kept, relocate.Kept{Name: "*.pyc", Reason: fmt.Sprintf("%d compiled Python files: marshalled strings are length-prefixed and cannot be rewritten in place; Python takes their code's file names from where it finds them, and the caches of relocated sources are omitted (see omitted)", p.pyc)})
 	}
 	slices.SortStableFunc(pl.Kept, func(a, b relocate.Kept) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(pl.Omitted, func(a, b relocate.Kept) int { return strings.Compare(a.Name, b.Name) })
 	return &pl
 }
