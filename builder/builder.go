@@ -14,8 +14,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/terrapack/terrapack/internal/atomicfile"
 	"github.com/terrapack/terrapack/payload"
@@ -34,6 +36,9 @@ type Options struct {
 	DefaultTarget string     // default /opt/NAME
 	Arch          string     // default amd64
 	PostInstall   string     // path inside the tree to run after install
+	Config        []string   // globs of config files (dpkg's conffile rule on upgrade)
+	Keep          []string   // globs of data moved into the new tree on upgrade
+	License       string     // host file whose text must be accepted before install
 	Prefixes      []string   // build prefixes to relocate, the first as templates' .BuildPrefix; default: the source folder's real path
 	Epoch         *time.Time // SOURCE_DATE_EPOCH: clamps mtimes
 	Log           io.Writer  // progress lines; nil for none
@@ -82,6 +87,9 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		Compression: o.Compression, Level: o.Level, PostInstall: o.PostInstall,
 	}
 	if err := checkPostInstall(m.PostInstall, entries); err != nil {
+		return nil, t, err
+	}
+	if err := o.upgradeRules(m, src, entries); err != nil {
 		return nil, t, err
 	}
 	if len(o.Prefixes) == 0 {
@@ -192,6 +200,46 @@ func checkLevel(method string, level int) error {
 		}
 		return fmt.Errorf("--level %d is out of range for %s (%d to %d)", level, method, lo, hi)
 	}
+	return nil
+}
+
+// upgradeRules puts the config and keep globs and the license text into m.
+func (o *Options) upgradeRules(m *payload.Manifest, src string, entries []entry) error {
+	for _, g := range append(append([]string{}, o.Config...), o.Keep...) {
+		if err := payload.CheckGlob(g); err != nil {
+			return fmt.Errorf("bad --config/--keep glob: %w", err)
+		}
+	}
+	m.Config, m.Keep = o.Config, o.Keep
+	var configs []string
+	for _, e := range entries {
+		if e.info.Mode().IsRegular() && payload.MatchAny(o.Config, e.name) {
+			configs = append(configs, e.name)
+		}
+	}
+	for _, g := range o.Config {
+		if !slices.ContainsFunc(configs, func(n string) bool { return payload.MatchGlob(g, n) }) {
+			return fmt.Errorf("config glob %q matches no file in %s; fix it or drop it", g, src)
+		}
+	}
+	if len(o.Config) > 0 {
+		o.logf("config files (kept when the customer changed them): %s", strings.Join(configs, ", "))
+	}
+	if o.License == "" {
+		return nil
+	}
+	lp := o.License
+	if !filepath.IsAbs(lp) {
+		lp = filepath.Join(src, lp)
+	}
+	b, err := os.ReadFile(lp)
+	if err != nil {
+		return fmt.Errorf("failed to read license: %w", err)
+	}
+	if !utf8.Valid(b) || len(strings.TrimSpace(string(b))) == 0 {
+		return fmt.Errorf("license %q must be non-empty UTF-8 text", o.License)
+	}
+	m.License = string(b)
 	return nil
 }
 

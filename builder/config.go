@@ -23,6 +23,9 @@ type Config struct {
 	Arch          string     `yaml:"arch"`
 	PostInstall   string     `yaml:"post_install"`
 	Prefix        stringList `yaml:"prefix"` // one path or a list
+	ConfigFiles   stringList `yaml:"config"` // globs of config files
+	Keep          stringList `yaml:"keep"`   // globs of data kept on upgrade
+	License       string     `yaml:"license"`
 }
 
 // LoadConfig reads src's terrapack.yaml; a missing file gives an empty Config.

@@ -28,6 +28,13 @@ type Manifest struct {
 	TarSize      int64 `json:"tar_size"`
 	// PostInstall is a path inside the tree run after commit, if set.
 	PostInstall string `json:"post_install,omitempty"`
+	// Config and Keep are globs (MatchGlob) over the tree: config files get
+	// dpkg's conffile rule on upgrade, kept data moves into the new tree.
+	// License is the text the customer must accept before installing.
+	// All three are optional, so older installers' manifests still read.
+	Config  []string `json:"config,omitempty"`
+	Keep    []string `json:"keep,omitempty"`
+	License string   `json:"license,omitempty"`
 	// Relocation is the relocate.Plan, kept opaque here so that the format
 	// package does not depend on the relocation engine.
 	Relocation json.RawMessage `json:"relocation,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,7 +25,8 @@ func newBuildCmd() *cobra.Command {
 		Long: `Build a self-extracting installer from the folder SRC.
 
 Options may also come from SRC/terrapack.yaml (keys: name, version,
-compression, level, default_target, arch, post_install, prefix); flags win.
+compression, level, default_target, arch, post_install, prefix, config,
+keep, license); flags win.
 SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +60,9 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 	f.StringVar(&o.Arch, "arch", "amd64", "target architecture of the installer stub")
 	f.StringVar(&o.PostInstall, "post-install", "", "program inside SRC to run after install (its failure undoes the install)")
 	f.StringArrayVar(&o.Prefixes, "prefix", nil, "build prefix whose mentions are rewritten to the install path; repeatable (default: SRC's real path)")
+	f.StringArrayVar(&o.Config, "config", nil, "glob of config files: on upgrade a file the customer changed is kept, the new one written beside as NAME.terrapack-new; repeatable")
+	f.StringArrayVar(&o.Keep, "keep", nil, "glob of data (e.g. 'var/**') moved into the new tree on upgrade, never deleted; repeatable")
+	f.StringVar(&o.License, "license", "", "text file the customer must accept before installing (the YAML key license: names one inside SRC)")
 	f.StringVar(&isoOut, "iso", "", "also write an ISO image holding the installer")
 	f.StringVar(&isoLabel, "iso-label", "", "volume label of the --iso image (default NAME_VERSION)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
@@ -85,6 +90,21 @@ func applyConfig(cmd *cobra.Command, o *builder.Options) error {
 	set("post-install", &o.PostInstall, c.PostInstall)
 	if !f.Changed("prefix") && len(c.Prefix) > 0 {
 		o.Prefixes = c.Prefix
+	}
+	if f.Changed("license") {
+		// A flag names a file from where the command runs; the YAML key one in SRC.
+		abs, err := filepath.Abs(o.License)
+		if err != nil {
+			return err
+		}
+		o.License = abs
+	}
+	set("license", &o.License, c.License)
+	if !f.Changed("config") && len(c.ConfigFiles) > 0 {
+		o.Config = c.ConfigFiles
+	}
+	if !f.Changed("keep") && len(c.Keep) > 0 {
+		o.Keep = c.Keep
 	}
 	if !f.Changed("level") && c.Level != 0 {
 		o.Level = c.Level
