@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strings"
 )
 
 // Installer is an opened installer file whose trailer and manifest have been
@@ -173,5 +174,14 @@ func (in *Installer) WriteInfo(w io.Writer) {
 	fmt.Fprintf(w, "sha256:          %s (of bytes 0..%d, before the trailer)\n", in.Trailer.Checksum(), l.TrailerOffset())
 	if m.PostInstall != "" {
 		fmt.Fprintf(w, "post-install:    %s\n", m.PostInstall)
+	}
+	if len(m.Config) > 0 {
+		fmt.Fprintf(w, "config files:    %s\n", strings.Join(m.Config, " "))
+	}
+	if len(m.Keep) > 0 {
+		fmt.Fprintf(w, "kept data:       %s\n", strings.Join(m.Keep, " "))
+	}
+	if m.License != "" {
+		fmt.Fprintf(w, "license:         %d bytes, must be accepted (--accept)\n", len(m.License))
 	}
 }
