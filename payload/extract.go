@@ -230,7 +230,7 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 	counted := &CountingWriter{W: dst}
 	var w io.Writer = counted
 	var wc io.WriteCloser
-	if rw.Wrap != nil && !x.DryRun {
+	if rw.Wrap != nil { // also in a dry run: the hash is of what would be written
 		wc = rw.Wrap(counted)
 		w = wc
 	}

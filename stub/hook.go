@@ -9,11 +9,26 @@ import (
 	"github.com/terrapack/terrapack/payload"
 )
 
-// runHook runs the post-install hook from inside the committed tree.
-func runHook(ctx context.Context, target string, m *payload.Manifest) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(target, filepath.FromSlash(m.PostInstall)))
+// hookInput is what the hook is told beyond the install itself.
+type hookInput struct {
+	args            []string // after --, passed as they are: no shell, no splitting
+	previousVersion string
+	upgrade         bool
+}
+
+// runHook runs the post-install hook from inside the committed tree, with
+// the arguments given after -- as its own argv (exec, never a shell).
+func runHook(ctx context.Context, target string, m *payload.Manifest, h hookInput) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(target, filepath.FromSlash(m.PostInstall)), h.args...)
 	cmd.Dir = target
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.Env = append(os.Environ(), "TERRAPACK_PREFIX="+target, "TERRAPACK_NAME="+m.Name, "TERRAPACK_VERSION="+m.Version)
+	upgrade := "0"
+	if h.upgrade {
+		upgrade = "1"
+	}
+	cmd.Env = append(os.Environ(),
+		"TERRAPACK_TARGET="+target, "TERRAPACK_PREFIX="+target, "TERRAPACK_NAME="+m.Name,
+		"TERRAPACK_VERSION="+m.Version, "TERRAPACK_PREVIOUS_VERSION="+h.previousVersion,
+		"TERRAPACK_UPGRADE="+upgrade)
 	return cmd.Run()
 }

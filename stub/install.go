@@ -15,10 +15,14 @@ import (
 )
 
 // install runs the whole transaction: preflight, extract into a sibling
-// temporary folder while verifying, commit by rename, run the hook.
-func install(ctx context.Context, in *payload.Installer, o options) (err error) {
+// temporary folder while verifying, carry over what the customer keeps from
+// an earlier install, commit by rename, run the hook. res receives what was
+// done for --json and the closing lines.
+func install(ctx context.Context, in *payload.Installer, o options, res *result) (err error) {
 	m := in.Manifest
 	p := newProgress(o.quiet)
+	p.noBar = o.noProgress
+	res.DryRun = o.dryRun
 	dir := o.to
 	if dir == "" {
 		dir = m.DefaultTarget
@@ -28,29 +32,31 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	if err != nil {
 		return err
 	}
+	res.Target = target
 	state, err := inspectTarget(target)
 	if err != nil {
 		return err
 	}
-	switch {
-	case state == targetOther:
-		return &refusal{
-			msg:  fmt.Sprintf("target %q is not empty and was not made by a terrapack installer", target),
-			hint: "choose a new or empty folder; --force only replaces earlier terrapack installs",
+	up, err := prepareUpgrade(in, o, target, state, res)
+	if err != nil || res.Action == "none" {
+		if err == nil {
+			p.linef("%s", up.noneReason)
 		}
-	case state == targetOurs && !o.force:
-		return &refusal{
-			msg:  fmt.Sprintf("target %q already holds an install", target),
-			hint: "use --force to replace it (atomically: the old tree comes back if anything fails), or choose another --to",
-		}
+		return err
 	}
-
+	accepted, err := acceptLicense(m, o, up.prev)
+	if err != nil {
+		return err
+	}
 	reloc, err := newRelocation(m, target)
 	if err != nil {
 		return err
 	}
 	if err := checkNotMountPoint(target, state); err != nil {
 		return err
+	}
+	if o.dryRun {
+		return dryRun(ctx, in, target, reloc, up, res, p)
 	}
 	createdParents, err := makeParents(target)
 	if err != nil {
@@ -73,6 +79,12 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	if err := checkSpace(parent, m.UnpackedSize+4096*m.Entries()); err != nil {
 		return err
 	}
+	aside := &asideFolder{parent: parent, base: filepath.Base(target)}
+	defer func() {
+		if err != nil {
+			aside.discard()
+		}
+	}()
 
 	p.linef("verifying and installing %s %s (%d files, %s) into %s", m.Name, m.Version, m.Files, human(m.UnpackedSize), target)
 	in.Progress = p.begin(in.Trailer.Layout.PayloadLength, "installing")
@@ -80,7 +92,11 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	if err != nil {
 		return err
 	}
-	x := &payload.Extractor{Root: tx.tmp, FinalRoot: target, OnEntry: recs.add}
+	nw := newTree{}
+	x := &payload.Extractor{Root: tx.tmp, FinalRoot: target, OnEntry: func(r payload.Record) {
+		recs.add(r)
+		nw[r.Name] = r
+	}}
 	if reloc != nil {
 		x.Rewrite = reloc
 	}
@@ -92,12 +108,18 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	}
 	p.end()
 	if err == nil {
+		err = up.carryOver(tx.tmp, aside, nw, recs.add, res)
+	}
+	if err == nil {
 		err = recs.close()
 	} else {
 		recs.close()
 	}
 	if err == nil {
 		err = writeMeta(tx.tmp, in, target)
+	}
+	if err == nil {
+		err = recordAcceptance(tx.tmp, m, accepted)
 	}
 	if err != nil {
 		return err
@@ -116,7 +138,7 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 	if m.PostInstall != "" && !o.noHook {
 		p.linef("running post-install hook %s", m.PostInstall)
 		unix.Umask(umask)
-		if herr := runHook(ctx, target, m); herr != nil {
+		if herr := runHook(ctx, target, m, up.hookEnv(o)); herr != nil {
 			if rerr := tx.rollback(target, state); rerr != nil {
 				return fmt.Errorf("post-install hook failed (%v) and restoring the previous state failed too: %w", herr, rerr)
 			}
@@ -124,9 +146,13 @@ func install(ctx context.Context, in *payload.Installer, o options) (err error) 
 		}
 	}
 	tx.finish()
-	p.linef("installed %s %s into %s in %s", m.Name, m.Version, target, p.elapsed())
+	res.Added.AsideFolder = aside.path
+	printOutcome(p, res)
+	p.linef("%s %s %s into %s in %s", pastTense[res.Action], m.Name, m.Version, target, p.elapsed())
 	return nil
 }
+
+var pastTense = map[string]string{"install": "installed", "upgrade": "upgraded", "repair": "repaired"}
 
 // newRelocation prepares the manifest's relocation plan for target, or
 // refuses, before anything is written, when target cannot hold it.

@@ -12,7 +12,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/terrapack/terrapack/payload"
 )
@@ -32,16 +35,26 @@ const (
 var version = "dev"
 
 type options struct {
-	to        string
-	force     bool
-	list      bool
-	info      bool
-	check     bool
-	quiet     bool
-	version   bool
-	uninstall bool
-	noHook    bool
-	sync      bool
+	to         string
+	force      bool
+	list       bool
+	info       bool
+	check      bool
+	quiet      bool
+	version    bool
+	uninstall  bool
+	noHook     bool
+	sync       bool
+	dryRun     bool
+	json       bool
+	accept     bool
+	repair     bool
+	purge      bool
+	noProgress bool
+	discard    bool
+	help       bool
+	license    bool
+	hookArgs   []string // after --, given to the hook as they are
 }
 
 // memoryLimit is a soft heap limit: the garbage collector works harder near
@@ -57,7 +70,72 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
 	var o options
+	res := newResult()
+	if err := parseArgs(args, &o); err != nil {
+		code := report(stderr, err, res)
+		if o.json {
+			res.finish(stdout, code, err, start)
+		}
+		return code
+	}
+	in, err := openInstaller()
+	if err != nil {
+		code := report(stderr, err, res)
+		if o.json {
+			res.finish(stdout, code, err, start)
+		}
+		return code
+	}
+	m := in.Manifest
+	res.Name, res.Version, res.InstallerSHA256 = m.Name, m.Version, in.Trailer.Checksum()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+
+	switch {
+	case o.help:
+		usage(stdout, m)
+		return exitOK
+	case o.version:
+		fmt.Fprintf(stdout, "%s %s (terrapack installer %s)\n", m.Name, m.Version, version)
+		return exitOK
+	case o.info:
+		in.WriteInfo(stdout)
+		return exitOK
+	case o.license:
+		if m.License == "" {
+			fmt.Fprintf(stderr, "%s %s has no license to accept\n", m.Name, m.Version)
+		}
+		fmt.Fprint(stdout, m.License)
+		return exitOK
+	case o.list:
+		return report(stderr, list(ctx, in, stdout), nil)
+	case o.check:
+		return report(stderr, check(ctx, in, stdout, o.quiet), nil)
+	}
+	if o.uninstall {
+		err = uninstall(in, o, res)
+	} else {
+		err = install(ctx, in, o, res)
+	}
+	code := report(stderr, err, res)
+	if o.json {
+		res.finish(stdout, code, err, start)
+	}
+	return code
+}
+
+// parseArgs fills o from args or returns a usageError.
+func parseArgs(args []string, o *options) error {
+	for i, a := range args {
+		if a == "--" {
+			args, o.hookArgs = args[:i], append([]string{}, args[i+1:]...)
+			break
+		}
+	}
+	o.json = slices.Contains(args, "--json") || slices.Contains(args, "-json")
 	fs := flag.NewFlagSet("installer", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.to, "to", "", "")
@@ -71,49 +149,66 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.BoolVar(&o.uninstall, "uninstall", false, "")
 	fs.BoolVar(&o.noHook, "no-hook", false, "")
+	fs.BoolVar(&o.noHook, "noexec", false, "")
 	fs.BoolVar(&o.sync, "sync", false, "")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "")
+	fs.BoolVar(&o.json, "json", false, "")
+	fs.BoolVar(&o.accept, "accept", false, "")
+	fs.BoolVar(&o.repair, "repair", false, "")
+	fs.BoolVar(&o.purge, "purge", false, "")
+	fs.BoolVar(&o.noProgress, "noprogress", false, "")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "")
+	fs.BoolVar(&o.discard, "discard-changes", false, "")
+	fs.BoolVar(&o.license, "license", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
+	usageErr := func(hint, format string, a ...any) error {
+		return &usageError{fmt.Sprintf(format, a...), hint}
+	}
+	const seeHelp = "run with --help for usage"
+	for _, a := range args {
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") {
+			if instead, ok := makeselfOnly[name]; ok {
+				return usageErr(instead, "%s is a makeself option this installer does not have", a)
+			}
+		}
+	}
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "error: %v\nRun with --help for usage.\n", err)
-		return exitUsage
+		return usageErr(seeHelp, "%v", err)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "error: unexpected argument %q (the target folder goes after --to)\nRun with --help for usage.\n", fs.Arg(0))
-		return exitUsage
+		return usageErr(seeHelp, "unexpected argument %q (the target folder goes after --to; arguments for the post-install hook after --)", fs.Arg(0))
 	}
-	if modes := count(o.list, o.info, o.check, o.version, o.uninstall, *help); modes > 1 {
-		fmt.Fprintln(stderr, "error: choose one of --list, --info, --check, --version, --uninstall, --help")
-		return exitUsage
+	if modes := count(o.list, o.info, o.check, o.version, o.uninstall, o.repair, o.license, *help); modes > 1 {
+		return usageErr(seeHelp, "choose one of --list, --info, --check, --version, --license, --uninstall, --repair, --help")
 	}
-
-	in, err := openInstaller()
-	if err != nil {
-		return report(stderr, err)
-	}
-	m := in.Manifest
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-
 	switch {
-	case *help:
-		usage(stdout, m)
-		return exitOK
-	case o.version:
-		fmt.Fprintf(stdout, "%s %s (terrapack installer %s)\n", m.Name, m.Version, version)
-		return exitOK
-	case o.info:
-		in.WriteInfo(stdout)
-		return exitOK
-	case o.list:
-		return report(stderr, list(ctx, in, stdout))
-	case o.check:
-		return report(stderr, check(ctx, in, stdout, o.quiet))
-	case o.uninstall:
-		return report(stderr, uninstall(in, o))
+	case o.purge && !o.uninstall:
+		return usageErr(seeHelp, "--purge goes with --uninstall (it also removes kept data and changed config)")
+	case o.dryRun && (o.list || o.info || o.check || o.version):
+		return usageErr(seeHelp, "--dry-run goes with an install, --repair or --uninstall")
+	case o.repair && o.force:
+		return usageErr(seeHelp, "--repair puts back the files of this same install; --force is for installing over another version, not both")
 	}
-	return report(stderr, install(ctx, in, o))
+	o.help = *help
+	return nil
+}
+
+// makeselfOnly maps the makeself options that have no meaning here to what to
+// do instead (README: "Coming from makeself").
+var makeselfOnly = map[string]string{
+	"keep":           "drop it: the installed tree always stays (the vendor's keep: globs say what an upgrade carries over)",
+	"nox11":          "drop it: this installer never opens a terminal window",
+	"confirm":        "use --noexec (or --no-hook) to skip the post-install hook and run it yourself",
+	"tar":            "use --list to see the contents, or extract by hand as docs/FORMAT.md shows",
+	"noexec-cleanup": "drop it: there is no cleanup script; a failed install leaves nothing behind",
+	"cleanup-args":   "drop it: there is no cleanup script; a failed install leaves nothing behind",
+	"nochown":        "drop it: files belong to the user who runs the installer",
+	"chown":          "run chown -R on the folder after installing",
+	"nodiskspace":    "drop it: the space check refuses only when the tree cannot fit",
+	"ssl-pass-src":   "drop it: the payload is not encrypted",
+	"lsm":            "use --info",
+	"verify-sig":     "use --check: every run verifies the installer before writing",
 }
 
 func count(bs ...bool) int {
@@ -134,44 +229,65 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.msg }
 
+// usageError is a command line this installer cannot run.
+type usageError struct{ msg, hint string }
+
+func (u *usageError) Error() string { return u.msg }
+
 // hookError is a failed post-install hook after which the install was undone.
 type hookError struct{ err error }
 
 func (h *hookError) Error() string { return h.err.Error() }
 func (h *hookError) Unwrap() error { return h.err }
 
-// report prints err, if any, and maps it to an exit code.
-func report(stderr io.Writer, err error) int {
+// report prints err, if any, with its hint, maps it to an exit code and
+// records both in res (which may be nil).
+func report(stderr io.Writer, err error, res *result) int {
+	code, hint := classify(err)
 	if err == nil {
-		return exitOK
+		return code
 	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
+	if code == exitInterrupted {
+		fmt.Fprintln(stderr, "interrupted: nothing was changed")
+	}
+	if hint != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", hint)
+	}
+	if res != nil {
+		res.Hint = hint
+	}
+	return code
+}
+
+// classify maps err to an exit code and the hint to print with it.
+func classify(err error) (int, string) {
+	if err == nil {
+		return exitOK, ""
+	}
 	var (
 		size   *payload.SizeError
 		sum    *payload.ChecksumError
 		format *payload.FormatError
 		ref    *refusal
 		hook   *hookError
+		use    *usageError
 	)
 	switch {
+	case errors.As(err, &use):
+		return exitUsage, use.hint
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "interrupted: nothing was changed")
-		return exitInterrupted
+		return exitInterrupted, ""
 	case payload.IsRefusal(err):
-		fmt.Fprintln(stderr, "hint: the installer holds an unsafe entry and nothing was installed; report it to whoever made it")
-		return exitDamaged
+		return exitDamaged, "the installer holds an unsafe entry and nothing was installed; report it to whoever made it"
 	case errors.As(err, &size), errors.As(err, &sum), errors.As(err, &format):
-		fmt.Fprintln(stderr, "hint: download or copy the installer again and compare its SHA-256 with the published one")
-		return exitDamaged
+		return exitDamaged, "download or copy the installer again and compare its SHA-256 with the published one"
 	case errors.As(err, &ref):
-		if ref.hint != "" {
-			fmt.Fprintf(stderr, "hint: %s\n", ref.hint)
-		}
-		return exitRefused
+		return exitRefused, ref.hint
 	case errors.As(err, &hook):
-		return exitHookFailed
+		return exitHookFailed, ""
 	}
-	return exitFailed
+	return exitFailed, ""
 }
 
 func usage(w io.Writer, m *payload.Manifest) {
@@ -179,22 +295,36 @@ func usage(w io.Writer, m *payload.Manifest) {
 	fmt.Fprintf(w, `%s %s — self-extracting installer made by terrapack
 
 Usage:
-  %s [--to DIR] [--force] [--quiet]   install (default DIR: %s)
+  %s [--to DIR] [--force] [--quiet] [-- ARG...]   install (default DIR: %s)
+  %s --repair --to DIR                put back changed or deleted files
   %s --check                          verify the whole file, install nothing
   %s --info | --list | --version      describe the installer or its contents
-  %s --uninstall --to DIR             remove a tree this installer's kind put there
+  %s --license                        print the license it asks to accept
+  %s --uninstall --to DIR [--purge]   remove what this installer's kind put there
 
 Options:
   --to DIR, --target DIR  where to install; created if missing
-  --force                 replace an existing install of this kind, atomically
-  --no-hook               do not run the post-install hook
+  --force                 upgrade or replace an earlier install of this name,
+                          atomically; config the customer changed, kept data
+                          and files they added are carried over
+  --discard-changes       with --force: installed files the customer changed
+                          are replaced instead of refused
+  --dry-run               make every check and print the plan; write nothing
+  --json                  print one JSON result object on stdout at the end
+  --accept                accept the license without being asked
+  --purge                 with --uninstall: also remove kept data, changed
+                          config and files added to the tree
+  --no-hook, --noexec     do not run the post-install hook
+  -- ARG...               arguments given to the post-install hook as they are
   --sync                  flush the new tree to disk before committing it
                           (slower; the install then survives a power cut)
+  --noprogress            no progress bar
   -q, --quiet             print errors only
   -h, --help              this text
 
 Exit codes: 0 ok, 1 failed (nothing changed), 2 usage, 3 installer damaged,
-4 refused before writing (target exists, no space, not writable, locked),
-5 post-install hook failed (previous state restored), 130 interrupted.
-`, m.Name, m.Version, self, m.DefaultTarget, self, self, self)
+4 refused before writing (target exists, changed files, no space, not
+writable, locked, license not accepted), 5 post-install hook failed
+(previous state restored), 130 interrupted.
+`, m.Name, m.Version, self, m.DefaultTarget, self, self, self, self, self)
 }

@@ -15,6 +15,7 @@ import (
 // budget for a near-empty installer).
 type progress struct {
 	quiet bool
+	noBar bool // --noprogress: the lines, without the bar
 	start time.Time
 	// terminal bar state
 	total, done int64
@@ -38,7 +39,7 @@ func (p *progress) linef(format string, args ...any) {
 // begin starts a bar over total payload bytes when stderr is a terminal and
 // returns the function to call with each count of bytes read (nil otherwise).
 func (p *progress) begin(total int64, what string) func(int64) {
-	if p.quiet || !term.IsTerminal(int(os.Stderr.Fd())) {
+	if p.quiet || p.noBar || !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil
 	}
 	p.total, p.done, p.what, p.active = total, 0, what, true

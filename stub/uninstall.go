@@ -9,7 +9,8 @@ import (
 )
 
 // uninstall removes a tree that .terrapack/ marks as an install of this name.
-func uninstall(in *payload.Installer, o options) error {
+func uninstall(in *payload.Installer, o options, res *result) error {
+	res.Action = "uninstall"
 	if o.to == "" {
 		return &refusal{msg: "--uninstall needs --to DIR", hint: "name the folder to remove"}
 	}
@@ -32,8 +33,13 @@ func uninstall(in *payload.Installer, o options) error {
 	if err != nil {
 		return fmt.Errorf("install record of %q is unreadable: %w", target, err)
 	}
+	res.Target, res.PreviousVersion = target, installed.Version
 	if installed.Name != in.Manifest.Name {
 		return &refusal{msg: fmt.Sprintf("%q holds %s, not %s; nothing removed", target, installed.Name, in.Manifest.Name), hint: "use that program's own installer to remove it"}
+	}
+	if o.dryRun {
+		fmt.Fprintf(os.Stderr, "dry run: would remove %s %s from %s (nothing was removed)\n", installed.Name, installed.Version, target)
+		return nil
 	}
 	tx := &transaction{tmp: filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".terrapack-old")}
 	if err := os.Rename(target, tx.tmp); err != nil {
