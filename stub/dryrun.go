@@ -62,7 +62,7 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 			return err
 		}
 		if len(res.Added.SetAside) > 0 {
-			res.Added.AsideFolder = filepath.Join(parent, filepath.Base(target)+".terrapack-kept")
+			res.Added.AsideFolder = freeAsideName(target)
 		}
 	}
 	printOutcome(p, res)

@@ -79,12 +79,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	if err := checkSpace(parent, m.UnpackedSize+4096*m.Entries()); err != nil {
 		return err
 	}
-	aside := &asideFolder{parent: parent, base: filepath.Base(target)}
-	defer func() {
-		if err != nil {
-			aside.discard()
-		}
-	}()
+	aside := newAsideFolder(tx.tmp, target)
 
 	p.linef("verifying and installing %s %s (%d files, %s) into %s", m.Name, m.Version, m.Files, human(m.UnpackedSize), target)
 	in.Progress = p.begin(in.Trailer.Layout.PayloadLength, "installing")
@@ -146,6 +141,9 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 		}
 	}
 	tx.finish()
+	if err := aside.publish(target); err != nil {
+		return fmt.Errorf("%s %s is installed, but %w", m.Name, m.Version, err)
+	}
 	res.Added.AsideFolder = aside.path
 	printOutcome(p, res)
 	p.linef("%s %s %s into %s in %s", pastTense[res.Action], m.Name, m.Version, target, p.elapsed())

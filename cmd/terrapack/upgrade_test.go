@@ -1,0 +1,421 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// appVersion writes the source tree of version v of a small app with config
+// files, data under var/ and a hook that logs its argv and environment.
+func appVersion(t *testing.T, src, v string, extra map[string]string) {
+	t.Helper()
+	must(t, os.RemoveAll(src))
+	files := map[string]string{
+		"bin/app":        "#!/bin/sh\necho app " + v + "\n",
+		"bin/post":       "#!/bin/sh\nlog=\"$TERRAPACK_TARGET/var/hook.log\"\nfor a in \"$@\"; do printf 'arg=[%s]\\n' \"$a\" >>\"$log\"; done\nenv | grep '^TERRAPACK_' | sort >>\"$log\"\n",
+		"etc/app.conf":   "port=80 # " + v + "\n",
+		"etc/other.conf": "level=1 # " + v + "\n",
+		"share/version":  v + "\n",
+		"var/README":     "data lives here\n",
+		"terrapack.yaml": "name: app\nversion: \"" + v + "\"\nconfig: [\"etc/*.conf\"]\nkeep: [\"var/**\"]\npost_install: bin/post\n",
+	}
+	for k, c := range extra {
+		files[k] = c
+	}
+	for name, content := range files {
+		p := filepath.Join(src, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(name, "bin/") {
+			mode = 0o755
+		}
+		if content == "" {
+			continue // a name given as "" is dropped from this version
+		}
+		must(t, os.WriteFile(p, []byte(content), mode))
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	must(t, err)
+	return string(b)
+}
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	st, err := os.Lstat(p)
+	must(t, err)
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+// parseResult decodes the one JSON object --json prints on stdout.
+func parseResult(t *testing.T, r result) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 {
+		t.Fatalf("stdout is not one JSON object (%v):\n%s", err, r)
+	}
+	return v
+}
+
+func strList(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// upgradeFixture installs v1, then does what a customer does: tunes one
+// config file, leaves the other, writes data, adds files (one in a folder
+// that version 2 drops).
+func upgradeFixture(t *testing.T) (src, target, run2 string) {
+	t.Helper()
+	src = filepath.Join(t.TempDir(), "app")
+	appVersion(t, src, "1.0", map[string]string{"lib/old/plugin.so": "v1 plugin\n"})
+	run1 := build(t, src)
+	target = filepath.Join(t.TempDir(), "opt", "app")
+	mustOK(t, runCmd(t, nil, run1, "--to", target, "--quiet"))
+	must(t, os.WriteFile(filepath.Join(target, "etc/app.conf"), []byte("port=8080 # mine\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(target, "var/db"), 0o755))
+	must(t, os.WriteFile(filepath.Join(target, "var/db/big.db"), []byte(strings.Repeat("data", 1000)), 0o600))
+	must(t, os.WriteFile(filepath.Join(target, "share/notes.txt"), []byte("my notes\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(target, "lib/old/local.cfg"), []byte("mine too\n"), 0o644))
+	appVersion(t, src, "2.0", map[string]string{"share/new-in-2": "new\n"})
+	run2 = build(t, src)
+	return src, target, run2
+}
+
+func TestUpgradeKeepsConfigDataAndAddedFiles(t *testing.T) {
+	_, target, run2 := upgradeFixture(t)
+	dbInode := inode(t, filepath.Join(target, "var/db/big.db"))
+	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--json"))
+	res := parseResult(t, r)
+
+	if got := readFile(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+		t.Errorf("changed config not kept: %q", got)
+	}
+	if got := readFile(t, filepath.Join(target, "etc/app.conf.terrapack-new")); got != "port=80 # 2.0\n" {
+		t.Errorf("new config not written beside: %q", got)
+	}
+	if got := readFile(t, filepath.Join(target, "etc/other.conf")); got != "level=1 # 2.0\n" {
+		t.Errorf("unchanged config not replaced: %q", got)
+	}
+	if got := readFile(t, filepath.Join(target, "share/version")); got != "2.0\n" {
+		t.Errorf("not upgraded: %q", got)
+	}
+	// Data moved without a copy: the same inode.
+	if inode(t, filepath.Join(target, "var/db/big.db")) != dbInode {
+		t.Error("kept data was copied, not moved")
+	}
+	if got := readFile(t, filepath.Join(target, "share/notes.txt")); got != "my notes\n" {
+		t.Errorf("added file not carried: %q", got)
+	}
+	if exists(filepath.Join(target, "lib/old")) {
+		t.Error("folder dropped by version 2 is still in the tree")
+	}
+	aside := target + ".terrapack-kept"
+	if got := readFile(t, filepath.Join(aside, "lib/old/local.cfg")); got != "mine too\n" {
+		t.Errorf("added file in a dropped folder not set aside: %q", got)
+	}
+	assertClean(t, filepath.Dir(target), "app", "app.terrapack-kept")
+	log := readFile(t, filepath.Join(target, "var/hook.log"))
+	for _, want := range []string{"TERRAPACK_PREVIOUS_VERSION=1.0", "TERRAPACK_UPGRADE=1", "TERRAPACK_VERSION=2.0", "TERRAPACK_TARGET=" + target} {
+		if !strings.Contains(log, want) {
+			t.Errorf("hook environment lacks %s:\n%s", want, log)
+		}
+	}
+
+	if res["action"] != "upgrade" || res["previous_version"] != "1.0" || res["version"] != "2.0" || res["changed"] != true {
+		t.Errorf("result: %v", res)
+	}
+	cfg := res["config"].(map[string]any)
+	if k := strList(cfg["kept"]); len(k) != 1 || k[0] != "etc/app.conf" {
+		t.Errorf("config kept: %v", k)
+	}
+	if k := strList(cfg["replaced"]); len(k) != 1 || k[0] != "etc/other.conf" {
+		t.Errorf("config replaced: %v", k)
+	}
+	// var/hook.log is what version 1's hook wrote: data too.
+	if got := strList(res["data"].(map[string]any)["moved"]); strings.Join(got, " ") != "var/db var/hook.log" {
+		t.Errorf("data moved: %v", got)
+	}
+	added := res["added"].(map[string]any)
+	if got := strList(added["carried"]); len(got) != 1 || got[0] != "share/notes.txt" {
+		t.Errorf("carried: %v", got)
+	}
+	if got := strList(added["set_aside"]); len(got) != 1 || got[0] != "lib/old/local.cfg" || added["aside_folder"] != aside {
+		t.Errorf("set aside: %v", added)
+	}
+	for _, line := range []string{"config kept as you changed it: etc/app.conf (new version beside as etc/app.conf.terrapack-new)", "data moved into the new tree: var/db", "set aside in " + aside} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("closing lines lack %q:\n%s", line, r.stderr)
+		}
+	}
+
+	// The next upgrade sees the customer's config as changed still, and
+	// the file they chose to keep beside the old one as theirs.
+	_, _ = os.Stat(target)
+}
+
+func TestUpgradeRefusesToLoseChangedInstalledFiles(t *testing.T) {
+	_, target, run2 := upgradeFixture(t)
+	must(t, os.WriteFile(filepath.Join(target, "bin/app"), []byte("#!/bin/sh\necho patched\n"), 0o755))
+	r := runCmd(t, nil, run2, "--to", target, "--force", "--json")
+	mustFail(t, r, 4, "you changed 1 installed file(s)", "bin/app", "hint: ", "--discard-changes")
+	if res := parseResult(t, r); strList(res["conflicts"])[0] != "bin/app" || res["status"] != "refused" {
+		t.Errorf("result: %v", res)
+	}
+	if got := readFile(t, filepath.Join(target, "share/version")); got != "1.0\n" {
+		t.Fatal("refused upgrade changed the tree")
+	}
+	assertClean(t, filepath.Dir(target), "app")
+
+	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--discard-changes", "--quiet"))
+	if got := readFile(t, filepath.Join(target, "bin/app")); got != "#!/bin/sh\necho app 2.0\n" {
+		t.Errorf("--discard-changes did not replace the change: %q", got)
+	}
+	if got := readFile(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+		t.Errorf("--discard-changes lost changed config: %q", got)
+	}
+}
+
+func TestSameInstallerIsIdempotentAndRepairs(t *testing.T) {
+	_, target, run2 := upgradeFixture(t)
+	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
+	record := filepath.Join(target, ".terrapack/install.json")
+	before := inode(t, record)
+
+	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--json"))
+	if !strings.Contains(r.stderr, "already installed: app 2.0 in "+target+" is intact; nothing rewritten") {
+		t.Errorf("no 'already installed':\n%s", r)
+	}
+	if res := parseResult(t, r); res["changed"] != false || res["action"] != "none" {
+		t.Errorf("result: %v", res)
+	}
+	if inode(t, record) != before || exists(filepath.Join(target, "var/hook.log.2")) {
+		t.Error("an identical re-run rewrote the tree")
+	}
+
+	// Break the install: one file changed, one deleted, config tuned.
+	must(t, os.WriteFile(filepath.Join(target, "share/version"), []byte("broken\n"), 0o644))
+	must(t, os.Remove(filepath.Join(target, "bin/app")))
+	mustFail(t, runCmd(t, nil, run2, "--to", target, "--force"), 4, "share/version", "--repair")
+	r = mustOK(t, runCmd(t, nil, run2, "--to", target, "--repair", "--json", "--noexec"))
+	res := parseResult(t, r)
+	if got := strList(res["repaired"]); strings.Join(got, " ") != "share/version bin/app" {
+		t.Errorf("repaired: %v", got)
+	}
+	if readFile(t, filepath.Join(target, "share/version")) != "2.0\n" || !exists(filepath.Join(target, "bin/app")) {
+		t.Error("--repair did not put the files back")
+	}
+	if got := readFile(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+		t.Errorf("--repair lost changed config: %q", got)
+	}
+	if !exists(filepath.Join(target, "var/db/big.db")) {
+		t.Error("--repair lost data")
+	}
+	if got := readFile(t, filepath.Join(res["added"].(map[string]any)["aside_folder"].(string), "share/version")); got != "broken\n" {
+		t.Errorf("the customer's version of a repaired file is not kept aside: %q", got)
+	}
+	r = mustOK(t, runCmd(t, nil, run2, "--to", target, "--repair"))
+	if !strings.Contains(r.stderr, "nothing to repair") {
+		t.Errorf("second --repair:\n%s", r)
+	}
+}
+
+func TestDryRunWritesNothingAndFailsAsInstallWould(t *testing.T) {
+	_, target, run2 := upgradeFixture(t)
+	snapshot := treeListing(t, filepath.Dir(target))
+
+	mustFail(t, runCmd(t, nil, run2, "--to", target, "--dry-run"), 4, "already holds an install", "hint: use --force")
+	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--dry-run", "--json"))
+	for _, line := range []string{"from 1.0 to 2.0:", "config kept as you changed it: etc/app.conf", "data moved into the new tree: var/db", "your files carried into the new tree: share/notes.txt", "dry run: all checks passed; the upgrade would succeed"} {
+		if !strings.Contains(r.stderr, line) {
+			t.Errorf("plan lacks %q:\n%s", line, r.stderr)
+		}
+	}
+	res := parseResult(t, r)
+	if res["dry_run"] != true || res["changed"] != true || res["action"] != "upgrade" {
+		t.Errorf("result: %v", res)
+	}
+	if got := treeListing(t, filepath.Dir(target)); got != snapshot {
+		t.Errorf("dry run changed the file system:\nbefore:\n%s\nafter:\n%s", snapshot, got)
+	}
+
+	fresh := filepath.Join(t.TempDir(), "new", "deeper", "app")
+	mustOK(t, runCmd(t, nil, run2, "--to", fresh, "--dry-run"))
+	if exists(filepath.Dir(filepath.Dir(fresh))) {
+		t.Error("dry run created the target's parents")
+	}
+
+	// A damaged installer fails its dry run as its install would.
+	b, err := os.ReadFile(run2)
+	must(t, err)
+	b[len(b)-700] ^= 1
+	bad := filepath.Join(t.TempDir(), "bad.run")
+	must(t, os.WriteFile(bad, b, 0o755))
+	mustFail(t, runCmd(t, nil, bad, "--to", fresh, "--dry-run"), 3)
+}
+
+// treeListing is every path below dir with its size and inode, to see that
+// nothing was written.
+func treeListing(t *testing.T, dir string) string {
+	t.Helper()
+	var sb strings.Builder
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil {
+			sb.WriteString(p + " " + info.Mode().String() + " " + itoa(int(info.Size())) + " " + itoa(int(info.Sys().(*syscall.Stat_t).Ino)) + " " + info.ModTime().String() + "\n")
+		}
+		return nil
+	})
+	return sb.String()
+}
+
+func TestHookArgumentsArePassedAsIs(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "app")
+	appVersion(t, src, "1.0", nil)
+	run := build(t, src)
+	target := filepath.Join(t.TempDir(), "app")
+	marker := filepath.Join(t.TempDir(), "pwned")
+	args := []string{"two words", `it's "quoted"`, "; touch " + marker, "$(touch " + marker + ")", "", "--force", "*"}
+	mustOK(t, runCmd(t, nil, run, append([]string{"--to", target, "--quiet", "--"}, args...)...))
+	var want strings.Builder
+	for _, a := range args {
+		want.WriteString("arg=[" + a + "]\n")
+	}
+	log := readFile(t, filepath.Join(target, "var/hook.log"))
+	if !strings.HasPrefix(log, want.String()) {
+		t.Errorf("hook argv:\n%s\nwant:\n%s", log, want.String())
+	}
+	for _, w := range []string{"TERRAPACK_UPGRADE=0", "TERRAPACK_PREVIOUS_VERSION=\n", "TERRAPACK_VERSION=1.0"} {
+		if !strings.Contains(log, w) {
+			t.Errorf("hook environment lacks %q:\n%s", w, log)
+		}
+	}
+	if exists(marker) {
+		t.Fatal("a hook argument was run by a shell")
+	}
+}
+
+func TestMakeselfSpellings(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "app")
+	appVersion(t, src, "1.0", nil)
+	run := build(t, src)
+	target := filepath.Join(t.TempDir(), "app")
+	mustOK(t, runCmd(t, nil, run, "--target", target, "--noexec", "--noprogress", "--accept", "--quiet"))
+	if exists(filepath.Join(target, "var/hook.log")) {
+		t.Error("--noexec ran the hook")
+	}
+	for _, mode := range []string{"--check", "--list", "--info"} {
+		mustOK(t, runCmd(t, nil, run, mode))
+	}
+	for flag, hint := range map[string]string{
+		"--keep": "tree always stays", "--nox11": "never opens a terminal window",
+		"--confirm": "--noexec", "--tar": "--list", "--nochown": "user who runs",
+	} {
+		mustFail(t, runCmd(t, nil, run, flag, "--target", target), 2, flag+" is a makeself option", hint)
+	}
+}
+
+func TestLicenseMustBeAccepted(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "app")
+	appVersion(t, src, "1.0", map[string]string{"LICENSE": "You may use this.\n"})
+	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("name: app\nversion: '1.0'\nlicense: LICENSE\n"), 0o644))
+	run := build(t, src)
+	target := filepath.Join(t.TempDir(), "app")
+
+	r := runCmd(t, nil, run, "--to", target, "--json")
+	mustFail(t, r, 4, "has a license that must be accepted", "hint: read it with --license and run again with --accept")
+	if exists(target) {
+		t.Fatal("installed without the license accepted")
+	}
+	if res := parseResult(t, r); res["status"] != "refused" || res["exit_code"] != float64(4) {
+		t.Errorf("result: %v", res)
+	}
+	mustFail(t, runCmd(t, nil, run, "--to", target, "--dry-run"), 4, "must be accepted")
+	if got := mustOK(t, runCmd(t, nil, run, "--license")).stdout; got != "You may use this.\n" {
+		t.Errorf("--license printed %q", got)
+	}
+	mustOK(t, runCmd(t, nil, run, "--to", target, "--accept", "--quiet"))
+	rec := readFile(t, filepath.Join(target, ".terrapack/license-accepted.json"))
+	if !strings.Contains(rec, `"accepted_by": "--accept"`) {
+		t.Errorf("acceptance record:\n%s", rec)
+	}
+
+	// On a terminal the text is shown and a yes installs; a no refuses.
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skipf("script (util-linux) not found: cannot give the installer a terminal: %v", err)
+	}
+	tty := filepath.Join(t.TempDir(), "tty")
+	for _, c := range []struct {
+		answer string
+		code   int
+	}{{"no", 4}, {"yes", 0}} {
+		answer, code := c.answer, c.code
+		cmd := exec.Command(script, "-qec", run+" --to "+tty+" --noexec", "/dev/null")
+		cmd.Stdin = strings.NewReader(answer + "\n")
+		out, err := cmd.CombinedOutput()
+		got := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			got = ee.ExitCode()
+		}
+		if got != code || !strings.Contains(string(out), "You may use this.") || !strings.Contains(string(out), "Do you accept the license? [yes/no]") {
+			t.Errorf("answer %s: exit %d (want %d):\n%s", answer, got, code, out)
+		}
+		if exists(tty) != (code == 0) {
+			t.Errorf("answer %s: installed=%v", answer, exists(tty))
+		}
+	}
+	if rec := readFile(t, filepath.Join(tty, ".terrapack/license-accepted.json")); !strings.Contains(rec, "answered yes on the terminal") {
+		t.Errorf("acceptance record:\n%s", rec)
+	}
+}
+
+// An upgrade killed at any point leaves the old tree, with the customer's
+// config and data, or the new one: never a loss. strace kills it right
+// before the commit rename and in the middle of carrying files over.
+func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skipf("strace not found, cannot kill at a chosen system call: %v", err)
+	}
+	for name, inject := range map[string][]string{
+		"before commit":    {"-e", "trace=renameat2", "-e", "inject=renameat2:signal=KILL"},
+		"while carrying":   {"-e", "trace=linkat", "-e", "inject=linkat:signal=KILL:when=2"},
+		"while extracting": {"-e", "trace=mkdirat", "-e", "inject=mkdirat:signal=KILL:when=3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, target, run2 := upgradeFixture(t)
+			dbInode := inode(t, filepath.Join(target, "var/db/big.db"))
+			r := runCmd(t, nil, strace, append(append([]string{"-f", "-o", "/dev/null"}, inject...), run2, "--to", target, "--force", "--quiet")...)
+			if r.code == 0 {
+				t.Fatalf("the kill did not happen:\n%s", r)
+			}
+			// The old tree, whole, with the customer's work.
+			if got := readFile(t, filepath.Join(target, "share/version")); got != "1.0\n" {
+				t.Fatalf("target holds %q after the kill", got)
+			}
+			if readFile(t, filepath.Join(target, "etc/app.conf")) != "port=8080 # mine\n" ||
+				inode(t, filepath.Join(target, "var/db/big.db")) != dbInode ||
+				readFile(t, filepath.Join(target, "share/notes.txt")) != "my notes\n" ||
+				readFile(t, filepath.Join(target, "lib/old/local.cfg")) != "mine too\n" {
+				t.Fatal("the killed upgrade lost some of the customer's work")
+			}
+			// The next run cleans up and upgrades.
+			mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
+			if readFile(t, filepath.Join(target, "share/version")) != "2.0\n" || inode(t, filepath.Join(target, "var/db/big.db")) != dbInode {
+				t.Fatal("upgrade after the kill failed")
+			}
+			assertClean(t, filepath.Dir(target), "app", "app.terrapack-kept")
+		})
+	}
+}
