@@ -256,7 +256,9 @@ func TestPostInstallHookFailureRollsBack(t *testing.T) {
 	}
 	before := sum(t, filepath.Join(target, ".terrapack/install.json"))
 	must(t, os.WriteFile(filepath.Join(target, "marker-of-v1"), nil, 0o644))
-	mustFail(t, runCmd(t, []string{"HOOK_EXIT=3"}, run, "--to", target, "--force"), 5, "post-install hook", "undone")
+	// Another build: the identical installer would find its install intact.
+	run2 := build(t, src, "--post-install", "hook.sh", "--name", "sample", "--version", "2")
+	mustFail(t, runCmd(t, []string{"HOOK_EXIT=3"}, run2, "--to", target, "--force"), 5, "post-install hook", "undone")
 	if !exists(filepath.Join(target, "marker-of-v1")) || !bytes.Equal(before, sum(t, filepath.Join(target, ".terrapack/install.json"))) {
 		t.Fatal("previous install not restored after a failed hook")
 	}
