@@ -76,7 +76,9 @@ func TestParseSSHKeygenSignature(t *testing.T) {
 
 type keySigner ed25519.PrivateKey
 
-func (k keySigner) PublicKey() ed25519.PublicKey { return ed25519.PrivateKey(k).Public().(ed25519.PublicKey) }
+func (k keySigner) PublicKey() ed25519.PublicKey {
+	return ed25519.PrivateKey(k).Public().(ed25519.PublicKey)
+}
 func (k keySigner) Sign(d []byte) ([]byte, error) { return ed25519.Sign(ed25519.PrivateKey(k), d), nil }
 
 // TestSignVerifiesWithSSHKeygen: what Sign makes, ssh-keygen -Y verify accepts.
