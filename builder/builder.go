@@ -7,6 +7,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
 	"github.com/terrapack/terrapack/relocate/planner"
+	"github.com/terrapack/terrapack/sshsig"
 )
 
 // Options describe one build.
@@ -31,17 +33,19 @@ type Options struct {
 	Output        string
 	Name          string // default: the source folder's name
 	Version       string
-	Compression   string     // default zstd
-	Level         int        // 0: the method's default
-	DefaultTarget string     // default /opt/NAME
-	Arch          string     // default amd64
-	PostInstall   string     // path inside the tree to run after install
-	Config        []string   // globs of config files (dpkg's conffile rule on upgrade)
-	Keep          []string   // globs of data moved into the new tree on upgrade
-	License       string     // host file whose text must be accepted before install
-	Prefixes      []string   // build prefixes to relocate, the first as templates' .BuildPrefix; default: the source folder's real path
-	Epoch         *time.Time // SOURCE_DATE_EPOCH: clamps mtimes
-	Log           io.Writer  // progress lines; nil for none
+	Compression   string        // default zstd
+	Level         int           // 0: the method's default
+	DefaultTarget string        // default /opt/NAME
+	Arch          string        // default amd64
+	PostInstall   string        // path inside the tree to run after install
+	Config        []string      // globs of config files (dpkg's conffile rule on upgrade)
+	Keep          []string      // globs of data moved into the new tree on upgrade
+	License       string        // host file whose text must be accepted before install
+	Prefixes      []string      // build prefixes to relocate, the first as templates' .BuildPrefix; default: the source folder's real path
+	Epoch         *time.Time    // SOURCE_DATE_EPOCH: clamps mtimes
+	Signer        sshsig.Signer // signs the installer when not nil (see LoadSigner)
+	DetachedSig   bool          // also write OUTPUT.sig, an ssh-keygen signature of the whole file
+	Log           io.Writer     // progress lines; nil for none
 }
 
 // Build writes the installer described by o and returns its manifest and trailer.
@@ -111,11 +115,20 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		return err
 	}
 	err = atomicfile.Write(out, 0o755, func(f *os.File) error {
-		t, err = Seal(f, stub, m, writeTar)
+		t, err = SealSigned(f, stub, m, writeTar, o.Signer)
 		return err
 	})
 	if err != nil {
 		return nil, t, err
+	}
+	if o.Signer != nil {
+		o.logf("signed with ed25519 key %s", sshsig.Fingerprint(o.Signer.PublicKey()))
+		if o.DetachedSig {
+			if err := WriteDetachedSig(out, o.Signer); err != nil {
+				return nil, t, err
+			}
+			o.logf("wrote %s.sig (check: ssh-keygen -Y verify -n %s)", out, payload.SignatureNamespace)
+		}
 	}
 	if len(m.Relocation) > 0 {
 		limit := "no limit on the install path"
@@ -261,6 +274,12 @@ func checkPostInstall(p string, entries []entry) error {
 // Seal lays out [stub][payload][manifest][trailer] in the empty file f:
 // writePayload writes the compressed payload (and may fill in m's counts).
 func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Writer) error) (payload.Trailer, error) {
+	return SealSigned(f, stub, m, writePayload, nil)
+}
+
+// SealSigned is Seal with a signature by signer, when not nil, between the
+// manifest and the trailer.
+func SealSigned(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Writer) error, signer sshsig.Signer) (payload.Trailer, error) {
 	t := payload.Trailer{Version: payload.FormatVersion}
 	infoAt, err := payload.FindStubInfo(stub)
 	if err != nil {
@@ -287,18 +306,43 @@ func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Wri
 	l := payload.Layout{PayloadOffset: int64(len(stub)), PayloadLength: cw.N}
 	l.ManifestOffset = l.PayloadOffset + l.PayloadLength
 	l.ManifestLength = int64(len(mb))
-	l.TotalSize = l.ManifestOffset + l.ManifestLength + payload.TrailerSize
+	if signer != nil {
+		// The stub records the signature's length before it is made:
+		// an ed25519 signature's encoding has a fixed size.
+		blank := sshsig.Signature{PublicKey: signer.PublicKey(), Namespace: payload.SignatureNamespace,
+			HashAlg: payload.SignatureHash, Sig: make([]byte, ed25519.SignatureSize)}
+		l.SignatureLength = int64(len(blank.Marshal()))
+		t.Flags |= payload.FlagSigned
+	}
+	l.TotalSize = l.SignatureOffset() + l.SignatureLength + payload.TrailerSize
 	t.Layout = l
 	if _, err := f.WriteAt(payload.EncodeStubInfo(l), int64(infoAt)); err != nil {
 		return t, fmt.Errorf("failed to record layout in stub: %w", err)
 	}
 	// The checksum covers the patched stub, so it is taken by reading back.
 	h := payload.NewHash()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, l.TrailerOffset())); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, l.SignatureOffset())); err != nil {
 		return t, fmt.Errorf("failed to read back installer: %w", err)
 	}
 	h.Sum(t.SHA256[:0])
-	if _, err := f.WriteAt(t.MarshalBinary(), l.TrailerOffset()); err != nil {
+	trailer := t.MarshalBinary()
+	if signer != nil {
+		// The signed message is every byte but the signature: the
+		// checksum's bytes, then the trailer.
+		h.Write(trailer)
+		sig, err := sshsig.Sign(signer, payload.SignatureNamespace, payload.SignatureHash, h.Sum(nil))
+		if err != nil {
+			return t, err
+		}
+		sb := sig.Marshal()
+		if int64(len(sb)) != l.SignatureLength {
+			return t, fmt.Errorf("signature is %d bytes, %d were reserved", len(sb), l.SignatureLength)
+		}
+		if _, err := f.WriteAt(sb, l.SignatureOffset()); err != nil {
+			return t, fmt.Errorf("failed to write signature: %w", err)
+		}
+	}
+	if _, err := f.WriteAt(trailer, l.TrailerOffset()); err != nil {
 		return t, fmt.Errorf("failed to write trailer: %w", err)
 	}
 	return t, nil

@@ -26,6 +26,7 @@ type Config struct {
 	ConfigFiles   stringList `yaml:"config"` // globs of config files
 	Keep          stringList `yaml:"keep"`   // globs of data kept on upgrade
 	License       string     `yaml:"license"`
+	Sign          string     `yaml:"sign"` // signing key; relative to the current folder, ~/ for home
 }
 
 // LoadConfig reads src's terrapack.yaml; a missing file gives an empty Config.

@@ -14,13 +14,15 @@ import (
 
 	"github.com/kdomanski/iso9660"
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/sshsig"
 )
 
-// Verify checks an installer (its checksum and every payload entry) or an
-// ISO image (SHA256SUMS against every file, then each installer on it),
-// printing one line per check to w. The image is read with an independent
+// Verify checks an installer (its checksum, signature and every payload
+// entry) or an ISO image (SHA256SUMS against every file, then each
+// installer on it), printing one line per check to w. With keys, every
+// signature must be by one of them. The image is read with an independent
 // reader, github.com/kdomanski/iso9660, not with our writer's code.
-func Verify(ctx context.Context, p string, w io.Writer) error {
+func Verify(ctx context.Context, p string, w io.Writer, keys []sshsig.Key) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return fmt.Errorf("failed to open %q: %w", p, err)
@@ -28,28 +30,37 @@ func Verify(ctx context.Context, p string, w io.Writer) error {
 	defer f.Close()
 	magic := make([]byte, 5)
 	if _, err := f.ReadAt(magic, 16*2048+1); err == nil && string(magic) == "CD001" {
-		return verifyDisc(ctx, f, w)
+		return verifyDisc(ctx, f, w, keys)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	return verifyInstaller(ctx, p, f, st.Size(), w)
+	return verifyInstaller(ctx, p, f, st.Size(), w, keys)
 }
 
-func verifyInstaller(ctx context.Context, name string, r io.ReaderAt, size int64, w io.Writer) error {
+func verifyInstaller(ctx context.Context, name string, r io.ReaderAt, size int64, w io.Writer, keys []sshsig.Key) error {
 	in, err := payload.Open(r, size, nil)
+	signer := "unsigned"
+	if err == nil && in.Signature != nil {
+		signer = "signed by " + in.Signature.Fingerprint() + " (not checked against a trusted key)"
+	}
+	if err == nil && keys != nil {
+		var k sshsig.Key
+		k, err = in.RequireSigner(keys)
+		signer = "signed by trusted key " + k.String()
+	}
 	if err == nil {
 		err = in.Check(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("installer %q: %w", name, err)
 	}
-	fmt.Fprintf(w, "ok  %s: %s %s, %d entries, sha256 %s\n", name, in.Manifest.Name, in.Manifest.Version, in.Manifest.Entries(), in.Trailer.Checksum())
+	fmt.Fprintf(w, "ok  %s: %s %s, %d entries, sha256 %s, %s\n", name, in.Manifest.Name, in.Manifest.Version, in.Manifest.Entries(), in.Trailer.Checksum(), signer)
 	return nil
 }
 
-func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
+func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key) error {
 	img, err := iso9660.OpenImage(f)
 	if err != nil {
 		return fmt.Errorf("failed to read image %q: %w", f.Name(), err)
@@ -105,7 +116,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer) error {
 		if !strings.HasSuffix(name, ".run") {
 			continue
 		}
-		if err := verifyInstaller(ctx, name, file.reader(), file.size, w); err != nil {
+		if err := verifyInstaller(ctx, name, file.reader(), file.size, w, keys); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

@@ -31,7 +31,7 @@ func TestVerifyMultiExtent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := Verify(context.Background(), img, &out); err != nil {
+	if err := Verify(context.Background(), img, &out, nil); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "ok  app.run: ") {
@@ -43,7 +43,7 @@ func TestVerifyMultiExtent(t *testing.T) {
 	b[i] = 'y'
 	bad := filepath.Join(dir, "bad.iso")
 	os.WriteFile(bad, b, 0o644)
-	if err := Verify(context.Background(), bad, &out); err == nil || !strings.Contains(err.Error(), "app.run: SHA-256") {
+	if err := Verify(context.Background(), bad, &out, nil); err == nil || !strings.Contains(err.Error(), "app.run: SHA-256") {
 		t.Fatalf("damage in a later extent not found: %v", err)
 	}
 }

@@ -4,9 +4,11 @@
 //
 // An installer is laid out as
 //
-//	[static stub ELF][payload: compressed tar][manifest JSON][trailer, 128 bytes]
+//	[static stub ELF][payload: compressed tar][manifest JSON][signature][trailer, 128 bytes]
 //
-// The trailer's SHA-256 covers every byte before it, stub included.
+// The trailer's SHA-256 covers every byte before the signature, stub
+// included; the optional signature (an armored SSHSIG, namespace
+// "terrapack", hash sha256) covers those bytes and the trailer.
 // docs/FORMAT.md describes the layout for people who want to extract by hand.
 package payload
 
@@ -35,31 +37,53 @@ type Layout struct {
 	PayloadLength  int64
 	ManifestOffset int64
 	ManifestLength int64
-	TotalSize      int64 // the whole file, trailer included
+	// SignatureLength is 0 for an unsigned installer; the signature
+	// starts where the manifest ends.
+	SignatureLength int64
+	TotalSize       int64 // the whole file, trailer included
 }
 
 // TrailerOffset is where the trailer starts.
 func (l Layout) TrailerOffset() int64 { return l.TotalSize - TrailerSize }
 
+// SignatureOffset is where the signature starts (or would): the end of the
+// manifest and of the bytes the checksum covers.
+func (l Layout) SignatureOffset() int64 { return l.ManifestOffset + l.ManifestLength }
+
 // Validate checks that the parts follow each other without gaps or overlaps.
 func (l Layout) Validate() error {
 	switch {
-	case l.PayloadOffset <= 0 || l.PayloadLength < 0 || l.ManifestLength < 0:
+	case l.PayloadOffset <= 0 || l.PayloadLength < 0 || l.ManifestLength < 0 || l.SignatureLength < 0:
 		return &FormatError{Offset: 0, Msg: "negative or zero offsets in layout"}
 	case l.ManifestOffset != l.PayloadOffset+l.PayloadLength:
 		return &FormatError{Offset: l.ManifestOffset, Msg: "manifest does not follow payload"}
-	case l.TotalSize != l.ManifestOffset+l.ManifestLength+TrailerSize:
+	case l.SignatureLength > MaxSignatureSize:
+		return &FormatError{Offset: l.SignatureOffset(), Msg: fmt.Sprintf("signature length %d exceeds the %d limit", l.SignatureLength, MaxSignatureSize)}
+	case l.TotalSize != l.SignatureOffset()+l.SignatureLength+TrailerSize:
 		return &FormatError{Offset: l.TotalSize, Msg: "total size does not match parts"}
 	}
 	return nil
 }
 
+// MaxSignatureSize bounds the signature block; an ed25519 SSHSIG is 302 bytes.
+const MaxSignatureSize = 4096
+
+// Trailer flags. Every other bit must be zero.
+const (
+	FlagSigned uint32 = 1 << 0 // a signature precedes the trailer
+	knownFlags        = FlagSigned
+)
+
 // Trailer is the decoded last TrailerSize bytes of an installer.
 type Trailer struct {
 	Version uint32
+	Flags   uint32
 	Layout  Layout
-	SHA256  [32]byte // over bytes [0, Layout.TrailerOffset())
+	SHA256  [32]byte // over bytes [0, Layout.SignatureOffset())
 }
+
+// Signed tells whether the installer carries a signature.
+func (t Trailer) Signed() bool { return t.Flags&FlagSigned != 0 }
 
 // Checksum returns the SHA-256 as lowercase hex, as sha256sum prints it.
 func (t Trailer) Checksum() string { return hex.EncodeToString(t.SHA256[:]) }
@@ -67,19 +91,25 @@ func (t Trailer) Checksum() string { return hex.EncodeToString(t.SHA256[:]) }
 // Trailer byte layout, little-endian:
 //
 //	0   magic "TERRAPAK"
-//	8   format version (u32), 12 flags (u32, zero)
+//	8   format version (u32), 12 flags (u32: bit 0 signed, others zero)
 //	16  payload offset, 24 payload length
 //	32  manifest offset, 40 manifest length
 //	48  total size (u64 each)
 //	56  SHA-256 (32 bytes)
-//	88  reserved (zero)
+//	88  signature length (u64; 0 unless signed)
+//	96  reserved (24 bytes, zero)
 //	120 magic "TERRAPAK"
+//
+// A reader refuses unknown flags and non-zero reserved bytes, so that no
+// byte of the trailer can change unnoticed.
 func (t Trailer) MarshalBinary() []byte {
 	b := make([]byte, TrailerSize)
 	copy(b[0:], Magic[:])
 	binary.LittleEndian.PutUint32(b[8:], t.Version)
+	binary.LittleEndian.PutUint32(b[12:], t.Flags)
 	putLayout(b[16:], t.Layout)
 	copy(b[56:], t.SHA256[:])
+	binary.LittleEndian.PutUint64(b[88:], uint64(t.Layout.SignatureLength))
 	copy(b[120:], Magic[:])
 	return b
 }
@@ -97,14 +127,29 @@ func ParseTrailer(b []byte, fileOffset int64) (Trailer, error) {
 	if t.Version != FormatVersion {
 		return Trailer{}, &FormatError{Offset: fileOffset + 8, Msg: fmt.Sprintf("format version %d is not supported (this reader knows %d)", t.Version, FormatVersion)}
 	}
+	t.Flags = binary.LittleEndian.Uint32(b[12:])
+	if unknown := t.Flags &^ knownFlags; unknown != 0 {
+		return Trailer{}, &FormatError{Offset: fileOffset + 12, Msg: fmt.Sprintf("unknown trailer flags %#x", unknown)}
+	}
 	t.Layout = getLayout(b[16:])
 	copy(t.SHA256[:], b[56:88])
+	t.Layout.SignatureLength = int64(binary.LittleEndian.Uint64(b[88:]))
+	if t.Signed() != (t.Layout.SignatureLength != 0) {
+		return Trailer{}, &FormatError{Offset: fileOffset + 88, Msg: "signature length and the signed flag disagree"}
+	}
+	for i := 96; i < 120; i++ {
+		if b[i] != 0 {
+			return Trailer{}, &FormatError{Offset: fileOffset + int64(i), Msg: "reserved trailer byte is not zero"}
+		}
+	}
 	if err := t.Layout.Validate(); err != nil {
 		return Trailer{}, err
 	}
 	return t, nil
 }
 
+// putLayout writes the five offsets and lengths that the trailer and the
+// stub information block share.
 func putLayout(b []byte, l Layout) {
 	for i, v := range []int64{l.PayloadOffset, l.PayloadLength, l.ManifestOffset, l.ManifestLength, l.TotalSize} {
 		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
@@ -139,10 +184,12 @@ func NewStubInfo() [StubInfoSize]byte {
 	return b
 }
 
-// EncodeStubInfo returns a block carrying l.
+// EncodeStubInfo returns a block carrying l: the five fields of putLayout,
+// then the signature length.
 func EncodeStubInfo(l Layout) []byte {
 	b := NewStubInfo()
 	putLayout(b[len(StubInfoMarker):], l)
+	binary.LittleEndian.PutUint64(b[len(StubInfoMarker)+40:], uint64(l.SignatureLength))
 	return b[:]
 }
 
@@ -152,6 +199,7 @@ func DecodeStubInfo(block []byte) (l Layout, ok bool) {
 		return Layout{}, false
 	}
 	l = getLayout(block[len(StubInfoMarker):])
+	l.SignatureLength = int64(binary.LittleEndian.Uint64(block[len(StubInfoMarker)+40:]))
 	return l, l.TotalSize != 0
 }
 

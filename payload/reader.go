@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/terrapack/terrapack/sshsig"
 )
 
 // Installer is an opened installer file whose trailer and manifest have been
@@ -19,6 +21,8 @@ type Installer struct {
 	Trailer       Trailer
 	Manifest      *Manifest
 	ManifestBytes []byte
+	TrailerBytes  []byte            // as read, for the signed message
+	Signature     *sshsig.Signature // nil when unsigned
 	// Progress, if set, is called with the count of payload bytes read.
 	Progress func(int64)
 }
@@ -79,6 +83,7 @@ func Open(r io.ReaderAt, size int64, expected *Layout) (*Installer, error) {
 	if err != nil {
 		return nil, err
 	}
+	in := &Installer{R: r, Size: size, Trailer: t, TrailerBytes: tb}
 	if t.Layout.TotalSize != size {
 		return nil, &SizeError{Expected: t.Layout.TotalSize, Actual: size}
 	}
@@ -92,11 +97,91 @@ func Open(r io.ReaderAt, size int64, expected *Layout) (*Installer, error) {
 	if _, err := r.ReadAt(mb, t.Layout.ManifestOffset); err != nil {
 		return nil, fmt.Errorf("failed to read manifest: %w", err)
 	}
-	m, err := ParseManifest(mb)
-	if err != nil {
+	if in.Manifest, err = ParseManifest(mb); err != nil {
 		return nil, err
 	}
-	return &Installer{R: r, Size: size, Trailer: t, Manifest: m, ManifestBytes: mb}, nil
+	in.ManifestBytes = mb
+	if t.Signed() {
+		if in.Signature, err = readSignature(r, t.Layout); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// Signatures in installers: namespace and hash are fixed by the format.
+const (
+	SignatureNamespace = "terrapack"
+	SignatureHash      = "sha256"
+)
+
+func readSignature(r io.ReaderAt, l Layout) (*sshsig.Signature, error) {
+	b := make([]byte, l.SignatureLength)
+	if _, err := r.ReadAt(b, l.SignatureOffset()); err != nil {
+		return nil, fmt.Errorf("failed to read signature: %w", err)
+	}
+	s, err := sshsig.Parse(b)
+	if err == nil && (s.Namespace != SignatureNamespace || s.HashAlg != SignatureHash) {
+		err = fmt.Errorf("namespace %q and hash %q, want %q and %q", s.Namespace, s.HashAlg, SignatureNamespace, SignatureHash)
+	}
+	if err != nil {
+		return nil, &FormatError{Offset: l.SignatureOffset(), Msg: "bad signature block: " + err.Error()}
+	}
+	return s, nil
+}
+
+// SignatureError reports an installer that is unsigned, signed by a key
+// not trusted, or whose signature does not match its bytes.
+type SignatureError struct {
+	Kind   SignatureProblem
+	Signer string   // fingerprint of the signing key; "" when unsigned
+	Tried  []string // the trusted keys, as sshsig.Key.String
+	Detail string
+}
+
+// SignatureProblem tells what is wrong with a signature.
+type SignatureProblem int
+
+const (
+	Unsigned     SignatureProblem = iota // no signature
+	Untrusted                            // a valid form, by a key not trusted
+	BadSignature                         // does not match the file's bytes
+)
+
+func (e *SignatureError) Error() string {
+	msg := map[SignatureProblem]string{
+		Unsigned:     "the installer is not signed",
+		Untrusted:    "the installer is signed by a key that is not trusted",
+		BadSignature: "the installer's signature does not match its contents (altered after signing)",
+	}[e.Kind]
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Signer != "" {
+		msg += "; signer's key " + e.Signer
+	}
+	if len(e.Tried) > 0 {
+		msg += "; trusted keys tried: " + strings.Join(e.Tried, ", ")
+	}
+	return msg
+}
+
+// RequireSigner refuses, before anything is read or written, an installer
+// that is not signed by one of keys; it returns the matching key. The
+// signature itself is checked by Stream, in the pass over the file.
+func (in *Installer) RequireSigner(keys []sshsig.Key) (sshsig.Key, error) {
+	tried := make([]string, len(keys))
+	for i, k := range keys {
+		tried[i] = k.String()
+	}
+	if in.Signature == nil {
+		return sshsig.Key{}, &SignatureError{Kind: Unsigned, Tried: tried}
+	}
+	k, ok := sshsig.Find(keys, in.Signature.PublicKey)
+	if !ok {
+		return sshsig.Key{}, &SignatureError{Kind: Untrusted, Signer: in.Signature.Fingerprint(), Tried: tried}
+	}
+	return k, nil
 }
 
 // Stream decompresses the payload and hands its tar stream to fn, hashing
@@ -132,6 +217,14 @@ func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) err
 	h.Sum(sum[:0])
 	if sum != in.Trailer.SHA256 {
 		return &ChecksumError{Expected: in.Trailer.SHA256, Actual: sum, Cause: fnErr}
+	}
+	if in.Signature != nil {
+		// The signed message goes on past the checksum's bytes with the
+		// trailer: one SHA-256 pass serves both.
+		h.Write(in.TrailerBytes)
+		if err := in.Signature.Verify(h.Sum(nil)); err != nil {
+			return &SignatureError{Kind: BadSignature, Signer: in.Signature.Fingerprint(), Detail: err.Error()}
+		}
 	}
 	return fnErr
 }
@@ -171,7 +264,12 @@ func (in *Installer) WriteInfo(w io.Writer) {
 	fmt.Fprintf(w, "installer size:  %d bytes\n", l.TotalSize)
 	fmt.Fprintf(w, "payload:         offset %d, length %d (%s-compressed tar)\n", l.PayloadOffset, l.PayloadLength, m.Compression)
 	fmt.Fprintf(w, "manifest:        offset %d, length %d\n", l.ManifestOffset, l.ManifestLength)
-	fmt.Fprintf(w, "sha256:          %s (of bytes 0..%d, before the trailer)\n", in.Trailer.Checksum(), l.TrailerOffset())
+	fmt.Fprintf(w, "sha256:          %s (of bytes 0..%d, before the signature and trailer)\n", in.Trailer.Checksum(), l.SignatureOffset())
+	if in.Signature != nil {
+		fmt.Fprintf(w, "signature:       offset %d, length %d, ed25519 key %s\n", l.SignatureOffset(), l.SignatureLength, in.Signature.Fingerprint())
+	} else {
+		fmt.Fprintln(w, "signature:       none")
+	}
 	if m.PostInstall != "" {
 		fmt.Fprintf(w, "post-install:    %s\n", m.PostInstall)
 	}

@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -322,4 +323,18 @@ func Find(keys []Key, pub ed25519.PublicKey) (Key, bool) {
 		}
 	}
 	return Key{}, false
+}
+
+// LoadKeys reads the trusted keys named by arg, as --verify-key takes
+// them: one key given inline ("ssh-ed25519 AAAA…"), or the name of a file
+// of authorized_keys or allowed_signers lines.
+func LoadKeys(arg, namespace string) ([]Key, error) {
+	if strings.HasPrefix(strings.TrimSpace(arg), KeyType+" ") {
+		return ParseKeys([]byte(arg), "the key given inline", namespace)
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the trusted keys: %w", err)
+	}
+	return ParseKeys(b, arg, namespace)
 }

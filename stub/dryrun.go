@@ -109,4 +109,3 @@ func orNone(v string) string {
 	}
 	return v
 }
-

@@ -55,6 +55,7 @@ type options struct {
 	help       bool
 	license    bool
 	hookArgs   []string // after --, given to the hook as they are
+	verifyKey  string   // trusted signing keys: a file, or one key inline
 }
 
 // memoryLimit is a soft heap limit: the garbage collector works harder near
@@ -110,10 +111,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stdout, m.License)
 		return exitOK
+	}
+	var signer string // who signed, for the customer
+	if !o.uninstall {
+		if signer, err = checkSigner(in, o.verifyKey); err != nil {
+			code := report(stderr, err, res)
+			if o.json {
+				res.finish(stdout, code, err, start)
+			}
+			return code
+		}
+	}
+	switch {
 	case o.list:
 		return report(stderr, list(ctx, in, stdout), nil)
 	case o.check:
-		return report(stderr, check(ctx, in, stdout, o.quiet), nil)
+		err := check(ctx, in, stdout, o.quiet)
+		if err == nil && signer != "" && !o.quiet {
+			fmt.Fprintf(stdout, "signature: ok, %s\n", signer)
+		}
+		return report(stderr, err, nil)
+	}
+	if signer != "" && !o.quiet && !o.uninstall {
+		fmt.Fprintln(stderr, signer)
 	}
 	if o.uninstall {
 		err = uninstall(in, o, res)
@@ -160,6 +180,7 @@ func parseArgs(args []string, o *options) error {
 	fs.BoolVar(&o.noProgress, "no-progress", false, "")
 	fs.BoolVar(&o.discard, "discard-changes", false, "")
 	fs.BoolVar(&o.license, "license", false, "")
+	fs.StringVar(&o.verifyKey, "verify-key", "", "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	usageErr := func(hint, format string, a ...any) error {
@@ -208,7 +229,7 @@ var makeselfOnly = map[string]string{
 	"nodiskspace":    "drop it: the space check refuses only when the tree cannot fit",
 	"ssl-pass-src":   "drop it: the payload is not encrypted",
 	"lsm":            "use --info",
-	"verify-sig":     "use --check: every run verifies the installer before writing",
+	"verify-sig":     "use --verify-key KEYS (OpenSSH public keys): every run verifies the installer before writing",
 }
 
 func count(bs ...bool) int {
@@ -270,6 +291,7 @@ func classify(err error) (int, string) {
 		sum    *payload.ChecksumError
 		format *payload.FormatError
 		ref    *refusal
+		sig    *payload.SignatureError
 		hook   *hookError
 		use    *usageError
 	)
@@ -280,6 +302,12 @@ func classify(err error) (int, string) {
 		return exitInterrupted, ""
 	case payload.IsRefusal(err):
 		return exitDamaged, "the installer holds an unsafe entry and nothing was installed; report it to whoever made it"
+	case errors.As(err, &sig):
+		return exitDamaged, "nothing was installed; " + map[payload.SignatureProblem]string{
+			payload.Unsigned:     "ask the publisher for a signed installer, or leave out --verify-key (and " + verifyKeyEnv + ") if you trust where this one came from",
+			payload.Untrusted:    "check that the trusted keys hold the publisher's current public key, and that the installer comes from them",
+			payload.BadSignature: "download or copy the installer again from the publisher",
+		}[sig.Kind]
 	case errors.As(err, &size), errors.As(err, &sum), errors.As(err, &format):
 		return exitDamaged, "download or copy the installer again and compare its SHA-256 with the published one"
 	case errors.As(err, &ref):
@@ -319,6 +347,9 @@ Options:
   --sync                  flush the new tree to disk before committing it
                           (slower; the install then survives a power cut)
   --noprogress            no progress bar
+  --verify-key KEYS       require a signature by one of KEYS: a file of
+                          "ssh-ed25519 AAAA…" or allowed_signers lines, or one
+                          key inline (default: $TERRAPACK_VERIFY_KEY)
   -q, --quiet             print errors only
   -h, --help              this text
 

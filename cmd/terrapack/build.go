@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -13,12 +14,13 @@ import (
 	"github.com/terrapack/terrapack/builder"
 	"github.com/terrapack/terrapack/disc"
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/sshsig"
 )
 
 func newBuildCmd() *cobra.Command {
 	var o builder.Options
 	var quiet bool
-	var isoOut, isoLabel string
+	var isoOut, isoLabel, signKey string
 	cmd := &cobra.Command{
 		Use:   "build SRC -o OUT.run",
 		Short: "Build an installer from a folder",
@@ -26,13 +28,29 @@ func newBuildCmd() *cobra.Command {
 
 Options may also come from SRC/terrapack.yaml (keys: name, version,
 compression, level, default_target, arch, post_install, prefix, config,
-keep, license); flags win.
-SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
+keep, license, sign); flags win.
+SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.
+
+--sign KEY signs the installer with an OpenSSH ed25519 private key (made by
+ssh-keygen -t ed25519); a key with a passphrase is used through ssh-agent
+(SSH_AUTH_SOCK) or its passphrase is asked on the terminal. The customer
+checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
+(docs/FORMAT.md). Same input and key give the same bytes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source = args[0]
-			if err := applyConfig(cmd, &o); err != nil {
+			if err := applyConfig(cmd, &o, &signKey); err != nil {
 				return err
+			}
+			if o.DetachedSig && signKey == "" {
+				return &hinted{errors.New("--detached-sig needs --sign KEY"), "name the ed25519 private key to sign with"}
+			}
+			if signKey != "" {
+				signer, err := loadSigner(signKey, o.Source)
+				if err != nil {
+					return err
+				}
+				o.Signer = signer
 			}
 			epoch, err := sourceDateEpoch()
 			if err != nil {
@@ -63,6 +81,8 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 	f.StringArrayVar(&o.Config, "config", nil, "glob of config files: on upgrade a file the customer changed is kept, the new one written beside as NAME.terrapack-new; repeatable")
 	f.StringArrayVar(&o.Keep, "keep", nil, "glob of data (e.g. 'var/**') moved into the new tree on upgrade, never deleted; repeatable")
 	f.StringVar(&o.License, "license", "", "text file the customer must accept before installing (the YAML key license: names one inside SRC)")
+	f.StringVar(&signKey, "sign", "", "sign with this OpenSSH ed25519 private key file")
+	f.BoolVar(&o.DetachedSig, "detached-sig", false, "with --sign, also write OUT.run.sig, checkable by ssh-keygen -Y verify alone")
 	f.StringVar(&isoOut, "iso", "", "also write an ISO image holding the installer")
 	f.StringVar(&isoLabel, "iso-label", "", "volume label of the --iso image (default NAME_VERSION)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
@@ -71,7 +91,7 @@ SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.`,
 }
 
 // applyConfig fills options not given as flags from SRC/terrapack.yaml.
-func applyConfig(cmd *cobra.Command, o *builder.Options) error {
+func applyConfig(cmd *cobra.Command, o *builder.Options, signKey *string) error {
 	c, err := builder.LoadConfig(o.Source)
 	if err != nil {
 		return err
@@ -88,6 +108,7 @@ func applyConfig(cmd *cobra.Command, o *builder.Options) error {
 	set("default-target", &o.DefaultTarget, c.DefaultTarget)
 	set("arch", &o.Arch, c.Arch)
 	set("post-install", &o.PostInstall, c.PostInstall)
+	set("sign", signKey, c.Sign)
 	if !f.Changed("prefix") && len(c.Prefix) > 0 {
 		o.Prefixes = c.Prefix
 	}
@@ -110,6 +131,28 @@ func applyConfig(cmd *cobra.Command, o *builder.Options) error {
 		o.Level = c.Level
 	}
 	return nil
+}
+
+// loadSigner loads the signing key at path ("~/" is the home folder),
+// refusing one inside the folder being packed.
+func loadSigner(path, source string) (sshsig.Signer, error) {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("cannot expand %q: %w", path, err)
+		}
+		path = filepath.Join(home, rest)
+	}
+	err := builder.CheckKeyOutside(path, source)
+	var s sshsig.Signer
+	if err == nil {
+		s, err = builder.LoadSigner(path)
+	}
+	var ske *builder.SignKeyError
+	if errors.As(err, &ske) {
+		return nil, &hinted{ske.Err, ske.Hint}
+	}
+	return s, err
 }
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).

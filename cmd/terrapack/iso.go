@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/spf13/cobra"
 	"github.com/terrapack/terrapack/disc"
+	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/sshsig"
 )
 
 func newISOCmd() *cobra.Command {
@@ -31,12 +33,34 @@ all of them. SOURCE_DATE_EPOCH, when set, is the image's only date.`,
 }
 
 func newVerifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var keysFile string
+	cmd := &cobra.Command{
 		Use:   "verify FILE.iso|FILE.run",
-		Short: "Check an image's SHA256SUMS and every installer's own checksum and entries",
-		Args:  cobra.ExactArgs(1),
+		Short: "Check an image's SHA256SUMS and every installer's own checksum, signature and entries",
+		Long: `Check an installer, or an image and every installer on it. With --key KEYS
+(a file of "ssh-ed25519 AAAA…" or allowed_signers lines, or one key inline)
+every installer must be signed by one of those keys.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return disc.Verify(cmd.Context(), args[0], cmd.OutOrStdout())
+			var keys []sshsig.Key
+			if keysFile != "" {
+				var err error
+				if keys, err = readKeys(keysFile); err != nil {
+					return err
+				}
+			}
+			return disc.Verify(cmd.Context(), args[0], cmd.OutOrStdout(), keys)
 		},
 	}
+	cmd.Flags().StringVar(&keysFile, "key", "", "trusted signing keys: a file, or one key inline")
+	return cmd
+}
+
+// readKeys reads trusted keys as the installer's --verify-key does.
+func readKeys(arg string) ([]sshsig.Key, error) {
+	keys, err := sshsig.LoadKeys(arg, payload.SignatureNamespace)
+	if err != nil {
+		return nil, &hinted{err, "give --key the publisher's public key: a file of \"ssh-ed25519 AAAA…\" or allowed_signers lines, or one key inline"}
+	}
+	return keys, nil
 }
