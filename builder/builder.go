@@ -121,15 +121,6 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err != nil {
 		return nil, t, err
 	}
-	if o.Signer != nil {
-		o.logf("signed with ed25519 key %s", sshsig.Fingerprint(o.Signer.PublicKey()))
-		if o.DetachedSig {
-			if err := WriteDetachedSig(out, o.Signer); err != nil {
-				return nil, t, err
-			}
-			o.logf("wrote %s.sig (check: ssh-keygen -Y verify -n %s)", out, payload.SignatureNamespace)
-		}
-	}
 	if len(m.Relocation) > 0 {
 		limit := "no limit on the install path"
 		if n := plan.MaxTargetLen(); n >= 0 {
@@ -139,6 +130,15 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 			plan.BuildPrefix, len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted), limit)
 	}
 	o.logf("wrote %s (%d bytes, sha256 %s)", out, t.Layout.TotalSize, t.Checksum())
+	if o.Signer != nil {
+		o.logf("signed with ed25519 key %s", sshsig.Fingerprint(o.Signer.PublicKey()))
+		if o.DetachedSig {
+			if err := WriteDetachedSig(out, o.Signer); err != nil {
+				return nil, t, err
+			}
+			o.logf("wrote %s.sig (check: ssh-keygen -Y verify -n %s)", out, payload.SignatureNamespace)
+		}
+	}
 	return m, t, nil
 }
 

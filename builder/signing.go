@@ -114,9 +114,10 @@ func agentSigner(sock string, pub ssh.PublicKey) (ssh.Signer, error) {
 
 // toSigner adapts an ssh.Signer of an ed25519 key.
 func toSigner(path string, s ssh.Signer) (sshsig.Signer, error) {
-	cpk, ok := s.PublicKey().(ssh.CryptoPublicKey)
+	// An agent's key is no CryptoPublicKey until parsed again.
+	pk, err := ssh.ParsePublicKey(s.PublicKey().Marshal())
 	pub, isEd := ed25519.PublicKey(nil), false
-	if ok {
+	if cpk, ok := pk.(ssh.CryptoPublicKey); ok && err == nil {
 		pub, isEd = cpk.CryptoPublicKey().(ed25519.PublicKey)
 	}
 	if !isEd {

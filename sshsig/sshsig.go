@@ -236,7 +236,7 @@ func (r *reader) string() []byte {
 // Key is one trusted public key and where it came from.
 type Key struct {
 	PublicKey ed25519.PublicKey
-	Source    string // "FILE:LINE" or "inline"
+	Source    string // "FILE:LINE", or the source of a one-line text
 	Comment   string // principals of an allowed_signers line, or the key's comment
 }
 
@@ -256,12 +256,16 @@ func (k Key) String() string {
 // ssh-keygen would. source names the text in Key.Source.
 func ParseKeys(text []byte, source, namespace string) ([]Key, error) {
 	var keys []Key
-	for i, line := range strings.Split(string(text), "\n") {
+	lines := strings.Split(string(text), "\n")
+	for i, line := range lines {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		where := fmt.Sprintf("%s:%d", source, i+1)
+		where := source
+		if len(lines) > 1 {
+			where = fmt.Sprintf("%s:%d", source, i+1)
+		}
 		fields := strings.Fields(line)
 		at := -1
 		for j, f := range fields {
