@@ -96,3 +96,25 @@ func TestZstdRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailerUndefinedBytes: unknown flags, non-zero reserved bytes and a
+// signature length that disagrees with the signed flag are refused, with
+// the offset of the byte.
+func TestTrailerUndefinedBytes(t *testing.T) {
+	tr := Trailer{Version: FormatVersion, Flags: FlagSigned, Layout: Layout{PayloadOffset: 100, PayloadLength: 50, ManifestOffset: 150, ManifestLength: 10, SignatureLength: 302, TotalSize: 160 + 302 + TrailerSize}}
+	good := tr.MarshalBinary()
+	if got, err := ParseTrailer(good, 0); err != nil || got != tr {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	for _, c := range []struct {
+		at   int
+		mask byte
+	}{{12, 0x02}, {15, 0x80}, {12, 0x01}, {88, 0x01}, {96, 0x01}, {119, 0x40}} {
+		b := bytes.Clone(good)
+		b[c.at] ^= c.mask
+		var fe *FormatError
+		if _, err := ParseTrailer(b, 1000); !errors.As(err, &fe) {
+			t.Errorf("byte %d ^ %#x accepted: %v", c.at, c.mask, err)
+		}
+	}
+}
