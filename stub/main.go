@@ -206,8 +206,8 @@ func parseArgs(args []string, o *options) error {
 	switch {
 	case o.purge && !o.uninstall:
 		return usageErr(seeHelp, "--purge goes with --uninstall (it also removes kept data and changed config)")
-	case o.dryRun && (o.list || o.info || o.check || o.version):
-		return usageErr(seeHelp, "--dry-run goes with an install, --repair or --uninstall")
+	case (o.dryRun || o.json) && (o.list || o.info || o.check || o.version || o.license || *help):
+		return usageErr(seeHelp, "--dry-run and --json go with an install, --repair or --uninstall")
 	case o.repair && o.force:
 		return usageErr(seeHelp, "--repair puts back the files of this same install; --force is for installing over another version, not both")
 	}

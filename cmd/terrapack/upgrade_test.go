@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -417,5 +420,34 @@ func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
 			}
 			assertClean(t, filepath.Dir(target), "app", "app.terrapack-kept")
 		})
+	}
+}
+
+var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/*.golden.json from the installer's output")
+
+// The --json object of an upgrade, with what varies from run to run
+// (paths, checksum, duration) replaced, is the documented one
+// (docs/RESULT.md) to the byte.
+func TestJSONResultGolden(t *testing.T) {
+	_, target, run2 := upgradeFixture(t)
+	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--json", "--quiet"))
+	if r.stderr != "" {
+		t.Errorf("--quiet --json printed on stderr:\n%s", r.stderr)
+	}
+	res := parseResult(t, r)
+	out := strings.ReplaceAll(r.stdout, target, "/TARGET")
+	out = strings.ReplaceAll(out, res["installer_sha256"].(string), "SHA256")
+	out = regexp.MustCompile(`"duration_seconds":[0-9.e-]+`).ReplaceAllString(out, `"duration_seconds":0.1`)
+	var pretty bytes.Buffer
+	must(t, json.Indent(&pretty, []byte(out), "", "  "))
+	golden := filepath.Join("testdata", "upgrade-result.golden.json")
+	if *updateGolden {
+		must(t, os.MkdirAll("testdata", 0o755))
+		must(t, os.WriteFile(golden, pretty.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	must(t, err)
+	if pretty.String() != string(want) {
+		t.Errorf("--json result differs from %s (go test -run TestJSONResultGolden -update-golden rewrites it):\n%s", golden, pretty.String())
 	}
 }
