@@ -49,10 +49,10 @@ func TestAnsibleExampleIsIdempotent(t *testing.T) {
 	if changed, out := play(run1, "--check"); changed != "3" || exists(target) || !strings.Contains(out, "install app  -> 1.0") {
 		t.Fatalf("check mode: changed=%s, installed=%v:\n%s", changed, exists(target), out)
 	}
-	if changed, out := play(run1); changed != "1" || readFile(t, filepath.Join(target, "share/version")) != "1.0\n" {
+	if changed, out := play(run1); changed != "1" || readText(t, filepath.Join(target, "share/version")) != "1.0\n" {
 		t.Fatalf("first run: changed=%s:\n%s", changed, out)
 	}
-	if log := readFile(t, filepath.Join(target, "var/hook.log")); !strings.HasPrefix(log, "arg=[one arg]\narg=[it's; $(x)]\n") {
+	if log := readText(t, filepath.Join(target, "var/hook.log")); !strings.HasPrefix(log, "arg=[one arg]\narg=[it's; $(x)]\n") {
 		t.Errorf("hook arguments through Ansible:\n%s", log)
 	}
 	if changed, out := play(run1); changed != "0" || !strings.Contains(out, "none app 1.0 -> 1.0") {

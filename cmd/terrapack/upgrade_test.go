@@ -44,11 +44,9 @@ func appVersion(t *testing.T, src, v string, extra map[string]string) {
 	}
 }
 
-func readFile(t *testing.T, p string) string {
+func readText(t *testing.T, p string) string {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	must(t, err)
-	return string(b)
+	return string(readFile(t, p))
 }
 
 func inode(t *testing.T, p string) uint64 {
@@ -102,34 +100,34 @@ func TestUpgradeKeepsConfigDataAndAddedFiles(t *testing.T) {
 	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--json"))
 	res := parseResult(t, r)
 
-	if got := readFile(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+	if got := readText(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
 		t.Errorf("changed config not kept: %q", got)
 	}
-	if got := readFile(t, filepath.Join(target, "etc/app.conf.terrapack-new")); got != "port=80 # 2.0\n" {
+	if got := readText(t, filepath.Join(target, "etc/app.conf.terrapack-new")); got != "port=80 # 2.0\n" {
 		t.Errorf("new config not written beside: %q", got)
 	}
-	if got := readFile(t, filepath.Join(target, "etc/other.conf")); got != "level=1 # 2.0\n" {
+	if got := readText(t, filepath.Join(target, "etc/other.conf")); got != "level=1 # 2.0\n" {
 		t.Errorf("unchanged config not replaced: %q", got)
 	}
-	if got := readFile(t, filepath.Join(target, "share/version")); got != "2.0\n" {
+	if got := readText(t, filepath.Join(target, "share/version")); got != "2.0\n" {
 		t.Errorf("not upgraded: %q", got)
 	}
 	// Data moved without a copy: the same inode.
 	if inode(t, filepath.Join(target, "var/db/big.db")) != dbInode {
 		t.Error("kept data was copied, not moved")
 	}
-	if got := readFile(t, filepath.Join(target, "share/notes.txt")); got != "my notes\n" {
+	if got := readText(t, filepath.Join(target, "share/notes.txt")); got != "my notes\n" {
 		t.Errorf("added file not carried: %q", got)
 	}
 	if exists(filepath.Join(target, "lib/old")) {
 		t.Error("folder dropped by version 2 is still in the tree")
 	}
 	aside := target + ".terrapack-kept"
-	if got := readFile(t, filepath.Join(aside, "lib/old/local.cfg")); got != "mine too\n" {
+	if got := readText(t, filepath.Join(aside, "lib/old/local.cfg")); got != "mine too\n" {
 		t.Errorf("added file in a dropped folder not set aside: %q", got)
 	}
 	assertClean(t, filepath.Dir(target), "app", "app.terrapack-kept")
-	log := readFile(t, filepath.Join(target, "var/hook.log"))
+	log := readText(t, filepath.Join(target, "var/hook.log"))
 	for _, want := range []string{"TERRAPACK_PREVIOUS_VERSION=1.0", "TERRAPACK_UPGRADE=1", "TERRAPACK_VERSION=2.0", "TERRAPACK_TARGET=" + target} {
 		if !strings.Contains(log, want) {
 			t.Errorf("hook environment lacks %s:\n%s", want, log)
@@ -176,16 +174,16 @@ func TestUpgradeRefusesToLoseChangedInstalledFiles(t *testing.T) {
 	if res := parseResult(t, r); strList(res["conflicts"])[0] != "bin/app" || res["status"] != "refused" {
 		t.Errorf("result: %v", res)
 	}
-	if got := readFile(t, filepath.Join(target, "share/version")); got != "1.0\n" {
+	if got := readText(t, filepath.Join(target, "share/version")); got != "1.0\n" {
 		t.Fatal("refused upgrade changed the tree")
 	}
 	assertClean(t, filepath.Dir(target), "app")
 
 	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--discard-changes", "--quiet"))
-	if got := readFile(t, filepath.Join(target, "bin/app")); got != "#!/bin/sh\necho app 2.0\n" {
+	if got := readText(t, filepath.Join(target, "bin/app")); got != "#!/bin/sh\necho app 2.0\n" {
 		t.Errorf("--discard-changes did not replace the change: %q", got)
 	}
-	if got := readFile(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+	if got := readText(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
 		t.Errorf("--discard-changes lost changed config: %q", got)
 	}
 }
@@ -216,16 +214,16 @@ func TestSameInstallerIsIdempotentAndRepairs(t *testing.T) {
 	if got := strList(res["repaired"]); strings.Join(got, " ") != "share/version bin/app" {
 		t.Errorf("repaired: %v", got)
 	}
-	if readFile(t, filepath.Join(target, "share/version")) != "2.0\n" || !exists(filepath.Join(target, "bin/app")) {
+	if readText(t, filepath.Join(target, "share/version")) != "2.0\n" || !exists(filepath.Join(target, "bin/app")) {
 		t.Error("--repair did not put the files back")
 	}
-	if got := readFile(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+	if got := readText(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
 		t.Errorf("--repair lost changed config: %q", got)
 	}
 	if !exists(filepath.Join(target, "var/db/big.db")) {
 		t.Error("--repair lost data")
 	}
-	if got := readFile(t, filepath.Join(res["added"].(map[string]any)["aside_folder"].(string), "share/version")); got != "broken\n" {
+	if got := readText(t, filepath.Join(res["added"].(map[string]any)["aside_folder"].(string), "share/version")); got != "broken\n" {
 		t.Errorf("the customer's version of a repaired file is not kept aside: %q", got)
 	}
 	r = mustOK(t, runCmd(t, nil, run2, "--to", target, "--repair"))
@@ -294,7 +292,7 @@ func TestHookArgumentsArePassedAsIs(t *testing.T) {
 	for _, a := range args {
 		want.WriteString("arg=[" + a + "]\n")
 	}
-	log := readFile(t, filepath.Join(target, "var/hook.log"))
+	log := readText(t, filepath.Join(target, "var/hook.log"))
 	if !strings.HasPrefix(log, want.String()) {
 		t.Errorf("hook argv:\n%s\nwant:\n%s", log, want.String())
 	}
@@ -348,7 +346,7 @@ func TestLicenseMustBeAccepted(t *testing.T) {
 		t.Errorf("--license printed %q", got)
 	}
 	mustOK(t, runCmd(t, nil, run, "--to", target, "--accept", "--quiet"))
-	rec := readFile(t, filepath.Join(target, ".terrapack/license-accepted.json"))
+	rec := readText(t, filepath.Join(target, ".terrapack/license-accepted.json"))
 	if !strings.Contains(rec, `"accepted_by": "--accept"`) {
 		t.Errorf("acceptance record:\n%s", rec)
 	}
@@ -378,7 +376,7 @@ func TestLicenseMustBeAccepted(t *testing.T) {
 			t.Errorf("answer %s: installed=%v", answer, exists(tty))
 		}
 	}
-	if rec := readFile(t, filepath.Join(tty, ".terrapack/license-accepted.json")); !strings.Contains(rec, "answered yes on the terminal") {
+	if rec := readText(t, filepath.Join(tty, ".terrapack/license-accepted.json")); !strings.Contains(rec, "answered yes on the terminal") {
 		t.Errorf("acceptance record:\n%s", rec)
 	}
 }
@@ -404,18 +402,18 @@ func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
 				t.Fatalf("the kill did not happen:\n%s", r)
 			}
 			// The old tree, whole, with the customer's work.
-			if got := readFile(t, filepath.Join(target, "share/version")); got != "1.0\n" {
+			if got := readText(t, filepath.Join(target, "share/version")); got != "1.0\n" {
 				t.Fatalf("target holds %q after the kill", got)
 			}
-			if readFile(t, filepath.Join(target, "etc/app.conf")) != "port=8080 # mine\n" ||
+			if readText(t, filepath.Join(target, "etc/app.conf")) != "port=8080 # mine\n" ||
 				inode(t, filepath.Join(target, "var/db/big.db")) != dbInode ||
-				readFile(t, filepath.Join(target, "share/notes.txt")) != "my notes\n" ||
-				readFile(t, filepath.Join(target, "lib/old/local.cfg")) != "mine too\n" {
+				readText(t, filepath.Join(target, "share/notes.txt")) != "my notes\n" ||
+				readText(t, filepath.Join(target, "lib/old/local.cfg")) != "mine too\n" {
 				t.Fatal("the killed upgrade lost some of the customer's work")
 			}
 			// The next run cleans up and upgrades.
 			mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
-			if readFile(t, filepath.Join(target, "share/version")) != "2.0\n" || inode(t, filepath.Join(target, "var/db/big.db")) != dbInode {
+			if readText(t, filepath.Join(target, "share/version")) != "2.0\n" || inode(t, filepath.Join(target, "var/db/big.db")) != dbInode {
 				t.Fatal("upgrade after the kill failed")
 			}
 			assertClean(t, filepath.Dir(target), "app", "app.terrapack-kept")
