@@ -46,6 +46,22 @@ type Options struct {
 	Signer        sshsig.Signer // signs the installer when not nil (see LoadSigner)
 	DetachedSig   bool          // also write OUTPUT.sig, an ssh-keygen signature of the whole file
 	Log           io.Writer     // progress lines; nil for none
+	// Configure, when set, applies the tree's terrapack.yaml (read from the
+	// folder, or from the archive's tree once unpacked) to the options not
+	// set otherwise: flags win.
+	Configure func(o *Options, c *Config) error
+}
+
+// configure applies root's terrapack.yaml through o.Configure.
+func (o *Options) configure(root string) error {
+	if o.Configure == nil {
+		return nil
+	}
+	c, err := LoadConfig(root)
+	if err != nil {
+		return err
+	}
+	return o.Configure(o, c)
 }
 
 // Build writes the installer described by o and returns its manifest and trailer.
@@ -55,6 +71,7 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 	if err != nil {
 		return nil, t, err
 	}
+	var fromArchive unpacked
 	if st, err := os.Stat(src); err == nil && st.Mode().IsRegular() {
 		work, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".unpack-*")
 		if err != nil {
@@ -62,15 +79,33 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		}
 		defer os.RemoveAll(work)
 		o.logf("unpacking %s", src)
-		root, prefix, err := unpackArchive(context.Background(), src, work)
-		if err != nil {
+		if fromArchive, err = unpackArchive(context.Background(), src, work); err != nil {
 			return nil, t, err
 		}
-		o.logf("archive holds %s: using it as the build prefix", prefix)
-		src = root
-		if len(o.Prefixes) == 0 {
-			o.Prefixes = []string{prefix}
+		archiveFile := src
+		src = fromArchive.root
+		if err := o.configure(src); err != nil {
+			return nil, t, err
 		}
+		name, version := archiveName(archiveFile)
+		if o.Name == "" {
+			o.Name = name
+			if o.Version == "" {
+				o.Version = version
+			}
+		}
+		switch {
+		case len(o.Prefixes) > 0:
+		case fromArchive.prefix != "":
+			o.logf("archive holds %s: using it as the build prefix", fromArchive.prefix)
+			o.Prefixes = []string{fromArchive.prefix}
+		default:
+			if o.Prefixes, err = o.detectPrefix(src); err != nil {
+				return nil, t, err
+			}
+		}
+	} else if err := o.configure(src); err != nil {
+		return nil, t, err
 	}
 	o.fillDefaults(src)
 	if err := checkLevel(o.Compression, o.Level); err != nil {

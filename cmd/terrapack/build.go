@@ -26,9 +26,11 @@ func newBuildCmd() *cobra.Command {
 		Short: "Build an installer from a folder",
 		Long: `Build a self-extracting installer from the folder SRC.
 
-Options may also come from SRC/terrapack.yaml (keys: name, version,
-compression, level, default_target, arch, post_install, prefix, config,
-keep, license, sign); flags win.
+SRC may also be an archive (tar.gz, tar.xz, tar.zst, zip): see
+docs/RELOCATION.md for where its build prefix, name and version come from.
+Options may also come from SRC/terrapack.yaml (inside an archive: at its
+tree's root; keys: name, version, compression, level, default_target, arch,
+post_install, prefix, config, keep, license, sign); flags win.
 SOURCE_DATE_EPOCH, when set, clamps file times for reproducible output.
 
 --sign KEY signs the installer with an OpenSSH ed25519 private key (made by
@@ -39,18 +41,23 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source = args[0]
-			if err := applyConfig(cmd, &o, &signKey); err != nil {
-				return err
-			}
-			if o.DetachedSig && signKey == "" {
-				return &hinted{errors.New("--detached-sig needs --sign KEY"), "name the ed25519 private key to sign with"}
-			}
-			if signKey != "" {
-				signer, err := loadSigner(signKey, o.Source)
-				if err != nil {
+			// Build calls this with the tree's terrapack.yaml, which for an
+			// archive is known only once it is unpacked.
+			o.Configure = func(o *builder.Options, c *builder.Config) error {
+				if err := applyConfig(cmd, o, c, &signKey); err != nil {
 					return err
 				}
-				o.Signer = signer
+				if o.DetachedSig && signKey == "" {
+					return &hinted{errors.New("--detached-sig needs --sign KEY"), "name the ed25519 private key to sign with"}
+				}
+				if signKey != "" {
+					signer, err := loadSigner(signKey, o.Source)
+					if err != nil {
+						return err
+					}
+					o.Signer = signer
+				}
+				return nil
 			}
 			epoch, err := sourceDateEpoch()
 			if err != nil {
@@ -60,8 +67,11 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			if !quiet {
 				o.Log = os.Stderr
 			}
+			var ie *builder.InputError
 			if _, _, err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {
 				return &hinted{err, "free space where -o points, or write the installer to another file system"}
+			} else if errors.As(err, &ie) {
+				return &hinted{err, ie.Hint}
 			} else if err != nil || isoOut == "" {
 				return err
 			}
@@ -90,12 +100,8 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 	return cmd
 }
 
-// applyConfig fills options not given as flags from SRC/terrapack.yaml.
-func applyConfig(cmd *cobra.Command, o *builder.Options, signKey *string) error {
-	c, err := builder.LoadConfig(o.Source)
-	if err != nil {
-		return err
-	}
+// applyConfig fills options not given as flags from the tree's terrapack.yaml.
+func applyConfig(cmd *cobra.Command, o *builder.Options, c *builder.Config, signKey *string) error {
 	f := cmd.Flags()
 	set := func(flag string, dst *string, v string) {
 		if !f.Changed(flag) && v != "" {

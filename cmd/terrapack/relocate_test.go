@@ -111,22 +111,23 @@ func TestRelocatedInstallRuns(t *testing.T) {
 }
 
 // TestArchiveInput builds from archives of a prefix, as a CI job makes them
-// with `tar czf out.tar.gz $PREFIX`: the prefix comes from the common path.
+// with `tar czf out.tar.gz $PREFIX` (or zip -r): the prefix is the path they
+// record, the name the file's.
 func TestArchiveInput(t *testing.T) {
 	base := t.TempDir()
 	p := filepath.Join(base, "home", "ourapp", "root")
 	must(t, os.MkdirAll(filepath.Join(p, "etc"), 0o755))
 	must(t, os.WriteFile(filepath.Join(p, "etc", "app.conf"), []byte("root="+p+"\n"), 0o644))
 	must(t, os.Symlink(p+"/etc/app.conf", filepath.Join(p, "conf-link")))
-	rel, _ := filepath.Rel("/", p)
 	archives := map[string][]string{
-		"tar.gz":  {"tar", "-C", "/", "-czf", "", rel},
-		"tar.xz":  {"tar", "-C", "/", "-cJf", "", rel},
-		"tar.zst": {"tar", "-C", "/", "--zstd", "-cf", "", rel},
+		"tar.gz":  {"tar", "-czf", "", p},
+		"tar.xz":  {"tar", "-cJf", "", p},
+		"tar.zst": {"tar", "--zstd", "-cf", "", p},
+		"zip":     {"zip", "-qry", "", p},
 	}
 	for ext, cmd := range archives {
 		t.Run(ext, func(t *testing.T) {
-			if _, err := exec.LookPath(map[string]string{"tar.gz": "gzip", "tar.xz": "xz", "tar.zst": "zstd"}[ext]); err != nil {
+			if _, err := exec.LookPath(map[string]string{"tar.gz": "gzip", "tar.xz": "xz", "tar.zst": "zstd", "zip": "zip"}[ext]); err != nil {
 				t.Skipf("no compressor for %s", ext)
 			}
 			a := filepath.Join(t.TempDir(), "ourapp-system."+ext)
@@ -136,6 +137,9 @@ func TestArchiveInput(t *testing.T) {
 			r := mustOK(t, terrapack(t, "build", a, "-o", run))
 			if !strings.Contains(r.stderr, "archive holds "+p) {
 				t.Errorf("prefix not detected from the archive:\n%s", r)
+			}
+			if insp := mustOK(t, terrapack(t, "inspect", run)).stdout; !strings.Contains(insp, "name:            ourapp-system\n") {
+				t.Errorf("name not taken from the archive's file name:\n%s", insp)
 			}
 			target := filepath.Join(t.TempDir(), "app")
 			mustOK(t, runCmd(t, nil, run, "--to", target))
