@@ -150,4 +150,3 @@ func TestHostileInputArchives(t *testing.T) {
 		})
 	}
 }
-
