@@ -203,3 +203,14 @@ func TestBuildOutputDiskFull(t *testing.T) {
 	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(mnt, "app.run")), 1, "no space left on device", "hint: free space where -o points")
 	assertClean(t, mnt)
 }
+
+// TestTemplateTypoFailsBuild: a template naming a field we do not have
+// fails the build with its file, line and field, and writes nothing.
+func TestTemplateTypoFailsBuild(t *testing.T) {
+	src := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(src, "bin"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "bin", "info.tmpl"), []byte("#!/bin/sh\necho {{.Name}}\necho {{.Verison}}\n"), 0o755))
+	outDir := t.TempDir()
+	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(outDir, "app.run")), 1, `bin/info.tmpl:3:`, "unknown field .Verison", "did you mean .Version?")
+	assertClean(t, outDir)
+}

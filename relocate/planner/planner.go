@@ -12,11 +12,8 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
-	"text/template"
-	"text/template/parse"
 	"unicode/utf8"
 
 	"github.com/terrapack/terrapack/elfscan"
@@ -387,114 +384,6 @@ func overlaps(s relocate.BinString, ranges [][2]int64) bool {
 		}
 	}
 	return false
-}
-
-// template plans name as a terrapack template when it is one: a *.tmpl file
-// that uses terrapack's fields in {{ }} and renders with them. Trees carry *.tmpl
-// files of their own (setuptools' script.tmpl, Go's test data): those are
-// ordinary files, and ok is false.
-func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, error) {
-	if path.Base(name) == ".tmpl" || size > relocate.TemplateMax {
-		return nil, nil
-	}
-	text := make([]byte, size)
-	if _, err := r.ReadAt(text, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
-		return nil, fmt.Errorf("failed to read template %q: %w", name, err)
-	}
-	if !bytes.Contains(text, []byte("{{")) {
-		return nil, nil
-	}
-	t, err := template.New(name).Option("missingkey=error").Parse(string(text))
-	if err != nil {
-		return nil, nil
-	}
-	// A template names at least one of terrapack's fields, anywhere (Go's
-	// test data defines templates on fields of its own: not ours).
-	var uses fieldUses
-	for _, tt := range t.Templates() {
-		uses.walk(tt.Tree.Root)
-	}
-	if uses.ours == 0 {
-		return nil, nil
-	}
-	// Rendered now; only the install path is left for the installer, which
-	// writes it where the placeholder stands. It can only be printed.
-	if uses.printed != uses.prefix {
-		return nil, fmt.Errorf("template %q uses .Prefix in an expression: the install path is known only at install, so only {{.Prefix}} itself is supported", name)
-	}
-	var out bytes.Buffer
-	vars := relocate.Vars{Prefix: relocate.PrefixPlaceholder, Name: p.Name, Version: p.Version, BuildPrefix: p.prefix}
-	if err := t.Execute(&out, vars); err != nil {
-		return nil, nil
-	}
-	installed := strings.TrimSuffix(name, ".tmpl")
-	p.files = append(p.files, relocate.FilePlan{Name: installed, Kind: relocate.KindTemplate})
-	if p.ps.Names(out.String()) {
-		p.kept = append(p.kept, relocate.Kept{Name: installed, Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
-	}
-	return out.Bytes(), nil
-}
-
-// ourFields are the template fields terrapack provides (relocate.Vars).
-var ourFields = map[string]bool{"Prefix": true, "Name": true, "Version": true, "BuildPrefix": true}
-
-// fieldUses counts, under a template node, the {{.Prefix}} actions, all uses
-// of .Prefix, and all uses of any of terrapack's fields.
-type fieldUses struct{ printed, prefix, ours int }
-
-func (u *fieldUses) field(ident []string) {
-	if len(ident) > 0 && ourFields[ident[0]] {
-		u.ours++
-		if ident[0] == "Prefix" {
-			u.prefix++
-		}
-	}
-}
-
-func (u *fieldUses) branch(b *parse.BranchNode) {
-	u.walk(b.Pipe)
-	u.walk(b.List)
-	u.walk(b.ElseList)
-}
-
-func (u *fieldUses) walk(n parse.Node) {
-	if n == nil || reflect.ValueOf(n).IsNil() {
-		return
-	}
-	switch n := n.(type) {
-	case *parse.ListNode:
-		for _, c := range n.Nodes {
-			u.walk(c)
-		}
-	case *parse.ActionNode:
-		if c := n.Pipe.Cmds; len(n.Pipe.Decl) == 0 && len(c) == 1 && len(c[0].Args) == 1 {
-			if f, ok := c[0].Args[0].(*parse.FieldNode); ok && slices.Equal(f.Ident, []string{"Prefix"}) {
-				u.printed++
-			}
-		}
-		u.walk(n.Pipe)
-	case *parse.PipeNode:
-		for _, c := range n.Cmds {
-			u.walk(c)
-		}
-	case *parse.CommandNode:
-		for _, a := range n.Args {
-			u.walk(a)
-		}
-	case *parse.IfNode:
-		u.branch(&n.BranchNode)
-	case *parse.RangeNode:
-		u.branch(&n.BranchNode)
-	case *parse.WithNode:
-		u.branch(&n.BranchNode)
-	case *parse.TemplateNode:
-		u.walk(n.Pipe)
-	case *parse.ChainNode:
-		u.walk(n.Node)
-		u.field(n.Field)
-	case *parse.FieldNode:
-		u.field(n.Ident)
-	}
 }
 
 // Symlink records symlink name when its target is an absolute path into the prefix.
