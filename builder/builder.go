@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/terrapack/terrapack/internal/paths"
+
 	"github.com/terrapack/terrapack/internal/atomicfile"
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
@@ -207,7 +209,7 @@ func checkPaths(source, output string) (src, out string, err error) {
 		return "", "", fmt.Errorf("output folder of %q is not usable: %w", output, err)
 	}
 	out = filepath.Join(outDir, filepath.Base(out))
-	if out == src || strings.HasPrefix(out, src+string(filepath.Separator)) {
+	if paths.Within(src, out) {
 		return "", "", fmt.Errorf("output %q is inside the source folder %q: it would pack itself; write it elsewhere", output, source)
 	}
 	if st, err := os.Stat(out); err == nil && st.IsDir() {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/terrapack/terrapack/internal/paths"
 )
 
 // Include copies the tree Src into the terrarium at the relative path Dest.
@@ -67,7 +69,7 @@ func (b *bundler) include(inc Include) error {
 			if err != nil {
 				return fmt.Errorf("failed to read link %q: %w", p, err)
 			}
-			if !filepath.IsAbs(target) && inside(src, filepath.Join(filepath.Dir(p), target)) {
+			if !filepath.IsAbs(target) && paths.Within(src, filepath.Join(filepath.Dir(p), target)) {
 				if err := os.Symlink(target, dst); err != nil {
 					return fmt.Errorf("failed to create link %q: %w", dst, err)
 				}
@@ -103,10 +105,4 @@ func (b *bundler) include(inc Include) error {
 	}
 	fmt.Fprintf(b.log, "%s: %d files\n", inc.Dest, n)
 	return nil
-}
-
-// inside reports whether p lies in the folder root (both host paths).
-func inside(root, p string) bool {
-	rel, err := filepath.Rel(root, filepath.Clean(p))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/terrapack/terrapack/internal/shell"
 )
 
 // launcherScript runs pbin/NAME from wherever the terrarium lies, exporting
@@ -25,7 +27,7 @@ func launcherScript(name string, env []string) string {
 here=$(cd "$(dirname "$0")" && pwd -P) || exit 127
 # Without /proc, ld.so cannot expand $ORIGIN for the program; tell it.
 [ -r /proc/self/exe ] || export LD_ORIGIN_PATH="$here/../pbin"
-` + exports.String() + `exec "$here/../pbin/"` + shellQuote(name) + ` "$@"
+` + exports.String() + `exec "$here/../pbin/"` + shell.Quote(name) + ` "$@"
 `
 }
 
@@ -45,10 +47,6 @@ func checkEnv(env []string) error {
 		}
 	}
 	return nil
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (b *bundler) writeLauncher(name string, mtime time.Time) error {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/terrapack/terrapack/internal/paths"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -276,10 +278,10 @@ func (x *Extractor) symlink(hdr *tar.Header, rec *Record) error {
 		return &EntryError{rec.Name, "symlink with an empty target"}
 	}
 	if path.IsAbs(target) {
-		if x.FinalRoot == "" || !within(x.FinalRoot, target) {
+		if x.FinalRoot == "" || !paths.Within(x.FinalRoot, target) {
 			return &EntryError{rec.Name, fmt.Sprintf("symlink to %q points outside the install", target)}
 		}
-	} else if !within(".", path.Join(path.Dir(rec.Name), target)) {
+	} else if !paths.Within(".", path.Join(path.Dir(rec.Name), target)) {
 		return &EntryError{rec.Name, fmt.Sprintf("symlink to %q leaves the install", target)}
 	}
 	x.kinds[rec.Name] = tar.TypeSymlink
@@ -336,16 +338,6 @@ func (x *Extractor) finishDirs() error {
 }
 
 func (x *Extractor) path(name string) string { return filepath.Join(x.Root, filepath.FromSlash(name)) }
-
-// within reports whether p is root or below it (both cleaned, same kind).
-func within(root, p string) bool {
-	p = path.Clean(p)
-	if root == "." {
-		return p != ".." && !strings.HasPrefix(p, "../")
-	}
-	root = path.Clean(root)
-	return p == root || strings.HasPrefix(p, strings.TrimSuffix(root, "/")+"/")
-}
 
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
 	for {

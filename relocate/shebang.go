@@ -7,6 +7,8 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/terrapack/terrapack/internal/shell"
 )
 
 // ParseShebang splits a "#!" line the way Linux does: blanks after "#!" are
@@ -49,11 +51,6 @@ func isCodingLine(line []byte) bool {
 			return true
 		}
 	}
-}
-
-// shQuote quotes s for sh.
-func shQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // pyQuote quotes s for sh so that the word also reads as plain ASCII inside
@@ -138,7 +135,7 @@ func newShebangRewrite(sb *Shebang, olds Prefixes, prefix string) (*shebangRewri
 		}
 	}
 	rw.style, rw.name = sb.Style, path.Base(builtInterp)
-	quote := shQuote
+	quote := shell.Quote
 	if sb.Style == StylePython {
 		quote = pyQuote
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/terrapack/terrapack/internal/shell"
 )
 
 // cpioWriter writes a "newc" cpio archive, the format the kernel unpacks
@@ -194,18 +196,13 @@ umount $R/media/cdrom 2>/dev/null
 finish
 `
 
-// shellQuote quotes s for /bin/sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 func (p initParams) config() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "TOKEN=%s\n", shellQuote(p.Token))
-	fmt.Fprintf(&b, "MODE=%s\n", shellQuote(string(p.Mode)))
-	fmt.Fprintf(&b, "INSTALLER=%s\n", shellQuote(p.Installer))
-	fmt.Fprintf(&b, "TO=%s\n", shellQuote(p.To))
-	fmt.Fprintf(&b, "MODULES=%s\n", shellQuote(strings.Join(p.Modules, " ")))
+	fmt.Fprintf(&b, "TOKEN=%s\n", shell.Quote(p.Token))
+	fmt.Fprintf(&b, "MODE=%s\n", shell.Quote(string(p.Mode)))
+	fmt.Fprintf(&b, "INSTALLER=%s\n", shell.Quote(p.Installer))
+	fmt.Fprintf(&b, "TO=%s\n", shell.Quote(p.To))
+	fmt.Fprintf(&b, "MODULES=%s\n", shell.Quote(strings.Join(p.Modules, " ")))
 	return b.String()
 }
 

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/terrapack/terrapack/internal/shell"
 )
 
 const defaultMirror = "http://deb.debian.org/debian"
@@ -198,7 +200,7 @@ func prepareBullseye(ctx context.Context, cache string, logf func(string, ...any
 		}
 		logf("downloading %s=%s", pkg, ver)
 		if _, err := runCmd(ctx, "", "chroot", root, "sh", "-c",
-			"mkdir -p /tmp/testvm-kernel && cd /tmp/testvm-kernel && apt-get download -q "+shellQuote(pkg+"="+ver)); err != nil {
+			"mkdir -p /tmp/testvm-kernel && cd /tmp/testvm-kernel && apt-get download -q "+shell.Quote(pkg+"="+ver)); err != nil {
 			return err
 		}
 		debs, _ := filepath.Glob(filepath.Join(root, "tmp", "testvm-kernel", "*.deb"))
