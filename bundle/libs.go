@@ -3,7 +3,6 @@ package bundle
 import (
 	"debug/elf"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path"
@@ -122,7 +121,7 @@ func (b *bundler) writeLibs() error {
 // sharedObject adds the closure of src (copied to dst) when it is an ELF
 // shared library, and plans its DT_RPATH to reach lib64/ from dst.
 func (b *bundler) sharedObject(src, dst string) error {
-	if !isELF(src) {
+	if !elfscan.IsELFFile(src) {
 		return nil
 	}
 	o, err := b.r.openObject(src, filepath.Dir(src))
@@ -149,15 +148,4 @@ func (b *bundler) sharedObject(src, dst string) error {
 	rp := "$ORIGIN/" + rel
 	b.rpaths[rp] = append(b.rpaths[rp], dst)
 	return nil
-}
-
-func isELF(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, 4)
-	n, _ := io.ReadFull(f, head)
-	return elfscan.IsELF(head[:n])
 }

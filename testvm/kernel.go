@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/terrapack/terrapack/elfscan"
 )
 
 // kernelBundle is a prepared kernel: the image handed to qemu's -kernel and a
@@ -60,7 +62,7 @@ func prepareKernelFiles(ctx context.Context, kernel, modTree, dir string) (kerne
 	}
 	b.Release = rel
 	switch {
-	case isELF(kernel):
+	case elfscan.IsELFFile(kernel):
 		if !hasPVHNote(kernel) {
 			return b, fmt.Errorf("kernel %q is an ELF image without a PVH entry note; pass its bzImage instead", kernel)
 		}

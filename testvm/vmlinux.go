@@ -10,23 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/terrapack/terrapack/elfscan"
 )
 
 var xzMagic = []byte{0xFD, '7', 'z', 'X', 'Z', 0x00}
-
-// isELF reports whether path starts with the ELF magic.
-func isELF(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var m [4]byte
-	if _, err := io.ReadFull(f, m[:]); err != nil {
-		return false
-	}
-	return string(m[:]) == "\x7fELF"
-}
 
 // hasPVHNote reports whether an ELF vmlinux carries the Xen PVH entry note
 // (XEN_ELFNOTE_PHYS32_ENTRY) that qemu needs to boot it directly.
@@ -98,7 +86,7 @@ func extractVmlinux(ctx context.Context, bzImage, dst string) (bool, error) {
 		os.Remove(dst)
 		return false, ctx.Err()
 	}
-	if !isELF(dst) || !hasPVHNote(dst) {
+	if !elfscan.IsELFFile(dst) || !hasPVHNote(dst) {
 		os.Remove(dst)
 		return false, nil
 	}
