@@ -66,28 +66,28 @@ func (o *Options) configure(root string) error {
 	return o.Configure(o, c)
 }
 
-// Build writes the installer described by o and returns its manifest and trailer.
-func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
+// Build writes the installer described by o.
+func Build(o Options) error {
 	var t payload.Trailer
 	src, out, err := checkPaths(o.Source, o.Output)
 	if err != nil {
-		return nil, t, err
+		return err
 	}
 	var fromArchive unpacked
 	if st, err := os.Stat(src); err == nil && st.Mode().IsRegular() {
 		work, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".unpack-*")
 		if err != nil {
-			return nil, t, fmt.Errorf("failed to make a folder to unpack %q: %w", o.Source, err)
+			return fmt.Errorf("failed to make a folder to unpack %q: %w", o.Source, err)
 		}
 		defer os.RemoveAll(work)
 		o.logf("unpacking %s", src)
 		if fromArchive, err = unpackArchive(context.Background(), src, work); err != nil {
-			return nil, t, err
+			return err
 		}
 		archiveFile := src
 		src = fromArchive.root
 		if err := o.configure(src); err != nil {
-			return nil, t, err
+			return err
 		}
 		name, version := archiveName(archiveFile)
 		if o.Name == "" {
@@ -103,24 +103,24 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 			o.Prefixes = []string{fromArchive.prefix}
 		default:
 			if o.Prefixes, err = o.detectPrefix(src); err != nil {
-				return nil, t, err
+				return err
 			}
 		}
 	} else if err := o.configure(src); err != nil {
-		return nil, t, err
+		return err
 	}
 	o.fillDefaults(src)
 	if err := checkLevel(o.Compression, o.Level); err != nil {
-		return nil, t, err
+		return err
 	}
 	stub, err := Stub(o.Arch)
 	if err != nil {
-		return nil, t, err
+		return err
 	}
 	o.logf("scanning %s", src)
 	entries, err := scan(src, out)
 	if err != nil {
-		return nil, t, err
+		return err
 	}
 	m := &payload.Manifest{
 		Format: payload.FormatVersion, Name: o.Name, Version: o.Version,
@@ -128,21 +128,21 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		Compression: o.Compression, Level: o.Level, PostInstall: o.PostInstall,
 	}
 	if err := checkPostInstall(m.PostInstall, entries); err != nil {
-		return nil, t, err
+		return err
 	}
 	if err := o.upgradeRules(m, src, entries); err != nil {
-		return nil, t, err
+		return err
 	}
 	if len(o.Prefixes) == 0 {
 		o.Prefixes = []string{src}
 	}
 	pln, err := planner.New(o.Prefixes[0], o.Prefixes[1:]...)
 	if err != nil {
-		return nil, t, fmt.Errorf("bad --prefix: %w", err)
+		return fmt.Errorf("bad --prefix: %w", err)
 	}
 	pln.Name, pln.Version = m.Name, m.Version
 	if entries, err = omitStaleCaches(entries, pln); err != nil {
-		return nil, t, err
+		return err
 	}
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
@@ -156,7 +156,7 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		return err
 	})
 	if err != nil {
-		return nil, t, err
+		return err
 	}
 	if len(m.Relocation) > 0 {
 		limit := "no limit on the install path"
@@ -171,12 +171,12 @@ func Build(o Options) (*payload.Manifest, payload.Trailer, error) {
 		o.logf("signed with ed25519 key %s", sshsig.Fingerprint(o.Signer.PublicKey()))
 		if o.DetachedSig {
 			if err := WriteDetachedSig(out, o.Signer); err != nil {
-				return nil, t, err
+				return err
 			}
 			o.logf("wrote %s.sig (check: ssh-keygen -Y verify -n %s)", out, payload.SignatureNamespace)
 		}
 	}
-	return m, t, nil
+	return nil
 }
 
 func checkPaths(source, output string) (src, out string, err error) {

@@ -61,23 +61,15 @@ func verifyInstaller(ctx context.Context, name string, r io.ReaderAt, size int64
 }
 
 func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key) error {
-	img, err := iso9660.OpenImage(f)
+	files, err := ReadFiles(f)
 	if err != nil {
-		return fmt.Errorf("failed to read image %q: %w", f.Name(), err)
-	}
-	root, err := img.RootDir()
-	if err != nil {
-		return fmt.Errorf("failed to read root folder of %q: %w", f.Name(), err)
-	}
-	files := map[string]*discFile{}
-	if err := collect(root, "", files); err != nil {
 		return err
 	}
 	sumsFile := files[SumsFile]
 	if sumsFile == nil {
 		return fmt.Errorf("image %q has no %s at its root", f.Name(), SumsFile)
 	}
-	sums, err := io.ReadAll(sumsFile.reader())
+	sums, err := io.ReadAll(sumsFile.Reader())
 	if err != nil {
 		return fmt.Errorf("failed to read %s: %w", SumsFile, err)
 	}
@@ -97,7 +89,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key)
 			continue
 		}
 		h := sha256.New()
-		if _, err := io.Copy(h, file.reader()); err != nil {
+		if _, err := io.Copy(h, file.Reader()); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: unreadable: %v", name, err))
 			continue
 		}
@@ -116,7 +108,7 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key)
 		if !strings.HasSuffix(name, ".run") {
 			continue
 		}
-		if err := verifyInstaller(ctx, name, file.reader(), file.size, w, keys); err != nil {
+		if err := verifyInstaller(ctx, name, file.Reader(), file.Size(), w, keys); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -126,16 +118,37 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key)
 	return nil
 }
 
-// discFile is a regular file on the disc: one extent, or the consecutive
+// ReadFiles lists every regular file of the image f by slash path, read
+// with github.com/kdomanski/iso9660 (Rock Ridge names where present).
+func ReadFiles(f *os.File) (map[string]*File, error) {
+	img, err := iso9660.OpenImage(f)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read image %q: %w", f.Name(), err)
+	}
+	root, err := img.RootDir()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read root folder of %q: %w", f.Name(), err)
+	}
+	files := map[string]*File{}
+	if err := collect(root, "", files); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// File is a regular file on the disc: one extent, or the consecutive
 // records of a multi-extent file (4 GiB and more), which the reader lists
 // as files of the same name.
-type discFile struct {
+type File struct {
 	parts []*io.SectionReader
 	size  int64
 }
 
-// reader reads the whole file, across its extents.
-func (d *discFile) reader() *io.SectionReader {
+// Size is the file's length in bytes.
+func (d *File) Size() int64 { return d.size }
+
+// Reader reads the whole file, across its extents.
+func (d *File) Reader() *io.SectionReader {
 	if len(d.parts) == 1 {
 		return d.parts[0]
 	}
@@ -169,7 +182,7 @@ func (e extents) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // collect maps the slash paths of every regular file below dir.
-func collect(dir *iso9660.File, prefix string, out map[string]*discFile) error {
+func collect(dir *iso9660.File, prefix string, out map[string]*File) error {
 	children, err := dir.GetChildren()
 	if err != nil {
 		return fmt.Errorf("failed to list %q on the disc: %w", prefix+"/", err)
@@ -195,7 +208,7 @@ func collect(dir *iso9660.File, prefix string, out map[string]*discFile) error {
 				d.size += part.Size()
 				continue
 			}
-			out[name] = &discFile{parts: []*io.SectionReader{part}, size: part.Size()}
+			out[name] = &File{parts: []*io.SectionReader{part}, size: part.Size()}
 		}
 		last = name
 	}

@@ -23,7 +23,7 @@ func TestVerifyMultiExtent(t *testing.T) {
 	}
 	dir := t.TempDir()
 	run := filepath.Join(dir, "app.run")
-	if _, _, err := builder.Build(builder.Options{Source: src, Output: run, Compression: "none"}); err != nil {
+	if err := builder.Build(builder.Options{Source: src, Output: run, Compression: "none"}); err != nil {
 		t.Fatal(err)
 	}
 	img := filepath.Join(dir, "app.iso")

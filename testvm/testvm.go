@@ -38,7 +38,8 @@ type Config struct {
 	Kernel string
 	// Modules is an optional lib/modules/RELEASE folder for Kernel.
 	Modules string
-	// To is the install folder in the guest; default /opt/NAME for NAME.run.
+	// To is the install folder in the guest; default: the installer's own
+	// default target, read from its manifest on the disc.
 	To string
 	// Exec is a shell command run in the guest after a successful install
 	// (with /bin/sh -c inside the rootfs, cwd /, $TESTVM_TO set to To). Its
@@ -165,13 +166,13 @@ func checkConfig(cfg Config) (*guest, error) {
 	if _, err := os.Stat(cfg.ISO); err != nil {
 		return nil, fmt.Errorf("disc image: %w", err)
 	}
-	installer, err := findInstaller(cfg.ISO)
+	in, err := findInstaller(cfg.ISO)
 	if err != nil {
 		return nil, err
 	}
-	g := &guest{installer: installer, to: cfg.To, rootfs: cfg.Rootfs, mode: modeDisk, cache: cfg.CacheDir}
+	g := &guest{installer: in.Name, to: cfg.To, rootfs: cfg.Rootfs, mode: modeDisk, cache: cfg.CacheDir}
 	if g.to == "" {
-		g.to = defaultTo(installer)
+		g.to = in.Manifest.DefaultTarget
 	}
 	if !strings.HasPrefix(g.to, "/") {
 		return nil, fmt.Errorf("install folder %q is not absolute", g.to)

@@ -244,14 +244,6 @@ func TestCheckPrerequisites(t *testing.T) {
 	}
 }
 
-func TestDefaultTo(t *testing.T) {
-	for in, want := range map[string]string{"hello.run": "/opt/hello", "My-App_2.run": "/opt/My-App_2", ".run": "/opt/app"} {
-		if got := defaultTo(in); got != want {
-			t.Errorf("defaultTo(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestModuleOrder(t *testing.T) {
 	deps := map[string][]string{
 		"ext4":           {"jbd2", "mbcache", "crc16", "?crypto-crc32c"},
@@ -285,109 +277,6 @@ func TestMirrorFromSources(t *testing.T) {
 	os.WriteFile(list, []byte("# deb http://x/debian sid main\ndeb http://security.debian.org/debian-security bookworm-security main\ndeb [arch=amd64] https://m.example/debian bookworm main\n"), 0o644)
 	if got := mirrorFromSources(list); got != "https://m.example/debian" {
 		t.Errorf("list: %q", got)
-	}
-}
-
-// isoImage writes a tiny ISO 9660 image whose root holds the given files
-// (ISO name, Rock Ridge name or "").
-func isoImage(t *testing.T, files [][2]string) string {
-	t.Helper()
-	img := make([]byte, 20*isoSector)
-	pvd := img[16*isoSector:]
-	pvd[0] = 1
-	copy(pvd[1:], "CD001")
-	rec := func(name string, rr string, dir bool, sp bool) []byte {
-		var su []byte
-		if sp {
-			su = append(su, 'S', 'P', 7, 1, 0xBE, 0xEF, 0)
-		}
-		if rr != "" {
-			su = append(su, 'N', 'M', byte(5+len(rr)), 1, 0)
-			su = append(su, rr...)
-		}
-		n := 33 + len(name)
-		if len(name)%2 == 0 {
-			n++
-		}
-		r := make([]byte, n+len(su))
-		r[0] = byte(len(r))
-		binary.LittleEndian.PutUint32(r[2:], 18)
-		if dir {
-			r[25] = 2
-		}
-		r[32] = byte(len(name))
-		copy(r[33:], name)
-		copy(r[n:], su)
-		return r
-	}
-	var dir []byte
-	dir = append(dir, rec("\x00", "", true, true)...)
-	dir = append(dir, rec("\x01", "", true, false)...)
-	for _, f := range files {
-		dir = append(dir, rec(f[0], f[1], false, false)...)
-	}
-	dir = append(dir, rec("SUB", "sub.run", true, false)...) // a folder is not an installer
-	copy(img[18*isoSector:], dir)
-	root := pvd[156:]
-	root[0] = 34
-	binary.LittleEndian.PutUint32(root[2:], 18)
-	binary.LittleEndian.PutUint32(root[10:], uint32(isoSector))
-	root[25] = 2
-	p := filepath.Join(t.TempDir(), "x.iso")
-	os.WriteFile(p, img, 0o644)
-	return p
-}
-
-func TestFindInstaller(t *testing.T) {
-	iso := isoImage(t, [][2]string{{"README.TXT;1", "README.txt"}, {"MY_APP.RUN;1", "my-app.run"}, {"SHA256SU.;1", "SHA256SUMS"}})
-	names, err := isoRootFiles(iso)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"README.txt", "my-app.run", "SHA256SUMS"}; !reflect.DeepEqual(names, want) {
-		t.Errorf("names %v, want %v", names, want)
-	}
-	if got, err := findInstaller(iso); err != nil || got != "my-app.run" {
-		t.Errorf("findInstaller = %q, %v", got, err)
-	}
-
-	plain := isoImage(t, [][2]string{{"HELLO.RUN;1", ""}})
-	if got, err := findInstaller(plain); err != nil || got != "hello.run" {
-		t.Errorf("plain ISO names: %q, %v", got, err)
-	}
-	none := isoImage(t, [][2]string{{"README.TXT;1", "README.txt"}})
-	if _, err := findInstaller(none); err == nil || !strings.Contains(err.Error(), "no *.run installer") {
-		t.Errorf("no installer: %v", err)
-	}
-	two := isoImage(t, [][2]string{{"A.RUN;1", "a.run"}, {"B.RUN;1", "b.run"}})
-	if _, err := findInstaller(two); err == nil || !strings.Contains(err.Error(), "several *.run installers") {
-		t.Errorf("two installers: %v", err)
-	}
-	if _, err := findInstaller(filepath.Join(t.TempDir(), "missing.iso")); err == nil {
-		t.Error("missing ISO: no error")
-	}
-}
-
-func TestFindInstallerXorriso(t *testing.T) {
-	xorriso, err := exec.LookPath("xorriso")
-	if err != nil {
-		t.Skip("xorriso not installed")
-	}
-	dir := t.TempDir()
-	disc := filepath.Join(dir, "disc")
-	os.Mkdir(disc, 0o755)
-	os.WriteFile(filepath.Join(disc, "Long-Name_1.2.3.run"), []byte("#!/bin/sh\n"), 0o755)
-	os.WriteFile(filepath.Join(disc, "README.txt"), nil, 0o644)
-	iso := filepath.Join(dir, "x.iso")
-	if out, err := exec.Command(xorriso, "-as", "mkisofs", "-R", "-J", "-o", iso, disc).CombinedOutput(); err != nil {
-		t.Fatalf("xorriso: %v\n%s", err, out)
-	}
-	got, err := findInstaller(iso)
-	if err != nil || got != "Long-Name_1.2.3.run" {
-		t.Errorf("findInstaller = %q, %v", got, err)
-	}
-	if to := defaultTo(got); to != "/opt/Long-Name_1.2.3" {
-		t.Errorf("defaultTo = %q", to)
 	}
 }
 
@@ -442,23 +331,5 @@ func TestEnsureCached(t *testing.T) {
 		if e.Name() != "thing" && !strings.HasSuffix(e.Name(), ".lock") {
 			t.Errorf("left behind %q", e.Name())
 		}
-	}
-}
-
-func TestRunRejectsBadConfig(t *testing.T) {
-	ctx := context.Background()
-	if _, err := Run(ctx, Config{}); err == nil {
-		t.Error("no ISO: no error")
-	}
-	iso := isoImage(t, [][2]string{{"README.TXT;1", "README.txt"}})
-	if _, err := Run(ctx, Config{ISO: iso}); err == nil || !strings.Contains(err.Error(), "no *.run installer") {
-		t.Errorf("ISO without installer: %v", err)
-	}
-	iso = isoImage(t, [][2]string{{"A.RUN;1", "a.run"}})
-	if _, err := Run(ctx, Config{ISO: iso, Rootfs: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "needs a kernel") {
-		t.Errorf("user rootfs without kernel: %v", err)
-	}
-	if _, err := Run(ctx, Config{ISO: iso, To: "relative/dir"}); err == nil || !strings.Contains(err.Error(), "not absolute") {
-		t.Errorf("relative To: %v", err)
 	}
 }

@@ -68,7 +68,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 				o.Log = os.Stderr
 			}
 			var ie *builder.InputError
-			if _, _, err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {
+			if err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {
 				return &hinted{err, "free space where -o points, or write the installer to another file system"}
 			} else if errors.As(err, &ie) {
 				return &hinted{err, ie.Hint}

@@ -16,8 +16,8 @@ func newTestVMCmd() *cobra.Command {
 		Use:   "testvm --iso APP.iso --rootfs minimal|bullseye|PATH [--exec CMD]",
 		Short: "Boot a qemu guest with the ISO as a CD, install from it and run a command",
 		Long: `Boot old or minimal Linux in qemu (software emulation), attach APP.iso as a CD,
-run the installer found on it with --to (default /opt/NAME), then run CMD in
-the guest. Exits with CMD's status.
+run the installer found on it with --to (default: the installer's own default
+target), then run CMD in the guest. Exits with CMD's status.
 
   --rootfs minimal    busybox only: no /lib, /lib64 or /usr at all (Debian 12 kernel)
   --rootfs bullseye   a debootstrapped Debian 11 userland (glibc 2.31, kernel 5.10)
@@ -50,7 +50,7 @@ Kernels and root file systems are prepared once and cached.`,
 	f.StringVar(&cfg.Rootfs, "rootfs", testvm.RootfsMinimal, "minimal, bullseye, or a rootfs folder or tarball")
 	f.StringVar(&cfg.Kernel, "kernel", "", "kernel image (bzImage or vmlinux) for a custom rootfs")
 	f.StringVar(&cfg.Modules, "modules", "", "lib/modules/RELEASE folder for --kernel")
-	f.StringVar(&cfg.To, "to", "", "install folder in the guest (default /opt/NAME)")
+	f.StringVar(&cfg.To, "to", "", "install folder in the guest (default: the installer's default target)")
 	f.StringVar(&cfg.Exec, "exec", "", "shell command to run in the guest after install")
 	f.StringVar(&cfg.CacheDir, "cache", "", "cache folder (default ~/.cache/terrapack/testvm)")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "bound on the guest run")
