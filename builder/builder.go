@@ -110,7 +110,7 @@ func Build(o Options) error {
 		return err
 	}
 	o.fillDefaults(src)
-	if err := checkLevel(o.Compression, o.Level); err != nil {
+	if err := payload.CheckLevel(o.Compression, o.Level); err != nil {
 		return err
 	}
 	stub, err := Stub(o.Arch)
@@ -218,39 +218,29 @@ func checkPaths(source, output string) (src, out string, err error) {
 	return src, out, nil
 }
 
+// Defaults of a build, for what neither a flag nor terrapack.yaml sets.
+const (
+	DefaultArch        = "amd64"
+	DefaultCompression = payload.Zstd
+)
+
+// DefaultTarget is the install folder an installer for name uses when the
+// customer gives no --to.
+func DefaultTarget(name string) string { return "/opt/" + name }
+
 func (o *Options) fillDefaults(src string) {
 	if o.Name == "" {
 		o.Name = filepath.Base(src)
 	}
 	if o.Compression == "" {
-		o.Compression = payload.Zstd
+		o.Compression = DefaultCompression
 	}
 	if o.Arch == "" {
-		o.Arch = "amd64"
+		o.Arch = DefaultArch
 	}
 	if o.DefaultTarget == "" {
-		o.DefaultTarget = "/opt/" + o.Name
+		o.DefaultTarget = DefaultTarget(o.Name)
 	}
-}
-
-func checkLevel(method string, level int) error {
-	lo, hi := 0, 0
-	switch method {
-	case payload.Zstd:
-		lo, hi = 1, 22
-	case payload.Gzip:
-		lo, hi = 1, 9
-	case payload.Xz, payload.None:
-	default:
-		return fmt.Errorf("unknown compression %q (choose one of %s)", method, strings.Join(payload.Methods, ", "))
-	}
-	if level != 0 && (level < lo || level > hi) {
-		if hi == 0 {
-			return fmt.Errorf("compression %s takes no --level", method)
-		}
-		return fmt.Errorf("--level %d is out of range for %s (%d to %d)", level, method, lo, hi)
-	}
-	return nil
 }
 
 // upgradeRules puts the config and keep globs and the license text into m.

@@ -36,7 +36,7 @@ func TestEveryTrailerByteCounts(t *testing.T) {
 		if signer != nil {
 			o.Signer = signer
 		}
-		if _, _, err := Build(o); err != nil {
+		if err := Build(o); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(out)

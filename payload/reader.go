@@ -17,7 +17,6 @@ import (
 // read but whose checksum has not yet been verified.
 type Installer struct {
 	R             io.ReaderAt
-	Size          int64
 	Trailer       Trailer
 	Manifest      *Manifest
 	ManifestBytes []byte
@@ -83,7 +82,7 @@ func Open(r io.ReaderAt, size int64, expected *Layout) (*Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Installer{R: r, Size: size, Trailer: t, TrailerBytes: tb}
+	in := &Installer{R: r, Trailer: t, TrailerBytes: tb}
 	if t.Layout.TotalSize != size {
 		return nil, &SizeError{Expected: t.Layout.TotalSize, Actual: size}
 	}

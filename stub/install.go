@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -155,14 +154,14 @@ var pastTense = map[string]string{"install": "installed", "upgrade": "upgraded",
 // newRelocation prepares the manifest's relocation plan for target, or
 // refuses, before anything is written, when target cannot hold it.
 func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error) {
-	if len(m.Relocation) == 0 {
+	plan, err := relocate.ManifestPlan(m)
+	if err != nil {
+		return nil, &payload.FormatError{Msg: err.Error()}
+	}
+	if plan == nil {
 		return nil, nil
 	}
-	var plan relocate.Plan
-	if err := json.Unmarshal(m.Relocation, &plan); err != nil {
-		return nil, &payload.FormatError{Msg: fmt.Sprintf("unreadable relocation plan: %v", err)}
-	}
-	a, err := relocate.NewApplier(&plan, relocate.Vars{Prefix: target, Name: m.Name, Version: m.Version})
+	a, err := relocate.NewApplier(plan, relocate.Vars{Prefix: target, Name: m.Name, Version: m.Version})
 	var te *relocate.TargetError
 	if errors.As(err, &te) {
 		return nil, &refusal{msg: err.Error(), hint: te.Hint}

@@ -5,21 +5,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/terrapack/terrapack/builder"
 	"github.com/terrapack/terrapack/disc"
-	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/sshsig"
 )
 
 func newBuildCmd() *cobra.Command {
 	var o builder.Options
-	var quiet bool
+	var prog progress
 	var isoOut, isoLabel, signKey string
 	cmd := &cobra.Command{
 		Use:   "build SRC -o OUT.run",
@@ -64,9 +61,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 				return err
 			}
 			o.Epoch = epoch
-			if !quiet {
-				o.Log = os.Stderr
-			}
+			o.Log = prog.log(cmd)
 			var ie *builder.InputError
 			if err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {
 				return &hinted{err, "free space where -o points, or write the installer to another file system"}
@@ -82,10 +77,10 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 	f.StringVarP(&o.Output, "output", "o", "", "installer file to write (required)")
 	f.StringVar(&o.Name, "name", "", "application name (default: the folder's name)")
 	f.StringVar(&o.Version, "version", "", "application version")
-	f.StringVar(&o.Compression, "compression", payload.Zstd, "payload compression: zstd, xz, gzip or none")
+	f.StringVar(&o.Compression, "compression", builder.DefaultCompression, "payload compression: zstd, xz, gzip or none")
 	f.IntVar(&o.Level, "level", 0, "compression level (zstd 1-22, gzip 1-9; default: the method's)")
 	f.StringVar(&o.DefaultTarget, "default-target", "", "folder used when the customer gives no --to (default /opt/NAME)")
-	f.StringVar(&o.Arch, "arch", "amd64", "target architecture of the installer stub")
+	f.StringVar(&o.Arch, "arch", builder.DefaultArch, "target architecture of the installer stub")
 	f.StringVar(&o.PostInstall, "post-install", "", "program inside SRC to run after install (its failure undoes the install)")
 	f.StringArrayVar(&o.Prefixes, "prefix", nil, "build prefix whose mentions are rewritten to the install path; repeatable (default: SRC's real path)")
 	f.StringArrayVar(&o.Config, "config", nil, "glob of config files: on upgrade a file the customer changed is kept, the new one written beside as NAME.terrapack-new; repeatable")
@@ -95,7 +90,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 	f.BoolVar(&o.DetachedSig, "detached-sig", false, "with --sign, also write OUT.run.sig, checkable by ssh-keygen -Y verify alone")
 	f.StringVar(&isoOut, "iso", "", "also write an ISO image holding the installer")
 	f.StringVar(&isoLabel, "iso-label", "", "volume label of the --iso image (default NAME_VERSION)")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
+	prog.register(cmd)
 	cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -159,18 +154,4 @@ func loadSigner(path, source string) (sshsig.Signer, error) {
 		return nil, &hinted{ske.Err, ske.Hint}
 	}
 	return s, err
-}
-
-// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
-func sourceDateEpoch() (*time.Time, error) {
-	v := os.Getenv("SOURCE_DATE_EPOCH")
-	if v == "" {
-		return nil, nil
-	}
-	sec, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return nil, &hinted{fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number", v), "set it to seconds since 1970, e.g. $(git log -1 --format=%ct)"}
-	}
-	t := time.Unix(sec, 0).UTC()
-	return &t, nil
 }

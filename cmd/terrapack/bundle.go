@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 	"github.com/terrapack/terrapack/bundle"
 )
@@ -10,7 +8,8 @@ import (
 func newBundleCmd() *cobra.Command {
 	var o bundle.Options
 	var includes []string
-	var quiet, localize bool
+	var localize bool
+	var prog progress
 	cmd := &cobra.Command{
 		Use:   "bundle EXE... -o DIR",
 		Short: "Bundle programs with all their libraries and loader into a folder",
@@ -42,9 +41,7 @@ SOURCE_DATE_EPOCH, when set, becomes every file's mtime.`,
 				return err
 			}
 			o.Epoch = epoch
-			if !quiet {
-				o.Log = os.Stderr
-			}
+			o.Log = prog.log(cmd)
 			if err := bundle.Bundle(o); err != nil || !localize {
 				return err
 			}
@@ -56,7 +53,7 @@ SOURCE_DATE_EPOCH, when set, becomes every file's mtime.`,
 	f.StringArrayVar(&includes, "include", nil, "copy the tree SRC[:DEST] into the bundle, with the libraries its shared objects need")
 	f.StringArrayVar(&o.Env, "env", nil, "NAME=VALUE every launcher exports; $TERRARIUM is the install folder (expanded by sh at run time)")
 	f.BoolVar(&localize, "localize", false, "point the programs at DIR's own loader so DIR runs in place")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print errors only")
+	prog.register(cmd)
 	cmd.MarkFlagRequired("output")
 	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -36,13 +35,13 @@ func newInspectCmd() *cobra.Command {
 
 // writeRelocations lists the plan: what the installer rewrites, what it keeps.
 func writeRelocations(w io.Writer, m *payload.Manifest) error {
-	if len(m.Relocation) == 0 {
+	plan, err := relocate.ManifestPlan(m)
+	if err != nil {
+		return err
+	}
+	if plan == nil {
 		fmt.Fprintln(w, "relocations:     none (nothing names the build prefix)")
 		return nil
-	}
-	var plan relocate.Plan
-	if err := json.Unmarshal(m.Relocation, &plan); err != nil {
-		return fmt.Errorf("unreadable relocation plan: %w", err)
 	}
 	fmt.Fprintf(w, "build prefix:    %s\n", plan.BuildPrefix)
 	for _, p := range plan.OtherPrefixes {
