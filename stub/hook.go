@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ type hookInput struct {
 	args            []string // after --, passed as they are: no shell, no splitting
 	previousVersion string
 	upgrade         bool
+	output          io.Writer // the installer's stderr, for the hook's stdout and stderr
 }
 
 // runHook runs the post-install hook from inside the committed tree, with
@@ -21,7 +23,7 @@ type hookInput struct {
 func runHook(ctx context.Context, target string, m *payload.Manifest, h hookInput) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(target, filepath.FromSlash(m.PostInstall)), h.args...)
 	cmd.Dir = target
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = h.output, h.output
 	upgrade := "0"
 	if h.upgrade {
 		upgrade = "1"

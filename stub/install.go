@@ -19,7 +19,7 @@ import (
 // done for --json and the closing lines.
 func install(ctx context.Context, in *payload.Installer, o options, res *result) (err error) {
 	m := in.Manifest
-	p := newProgress(o.quiet)
+	p := newProgress(o.stderr, o.quiet)
 	p.noBar = o.noProgress
 	res.DryRun = o.dryRun
 	dir := o.to

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,16 +32,16 @@ func acceptLicense(m *payload.Manifest, o options, prev *previous) (how string, 
 	case prev != nil && prev.license == licenseSum(m):
 		return "accepted for the earlier install", nil
 	}
-	if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stderr.Fd())) {
+	if !isTerminal(o.stdin) || !isTerminal(o.stderr) {
 		return "", &refusal{
 			msg:  fmt.Sprintf("%s %s has a license that must be accepted, and there is no terminal to ask on", m.Name, m.Version),
 			hint: "read it with --license and run again with --accept",
 		}
 	}
-	in := bufio.NewReader(os.Stdin)
-	page(in, m.License)
+	in := bufio.NewReader(o.stdin)
+	page(o.stderr, in, m.License)
 	for {
-		fmt.Fprint(os.Stderr, "Do you accept the license? [yes/no] ")
+		fmt.Fprint(o.stderr, "Do you accept the license? [yes/no] ")
 		line, err := in.ReadString('\n')
 		switch strings.ToLower(strings.TrimSpace(line)) {
 		case "yes", "y":
@@ -54,23 +55,32 @@ func acceptLicense(m *payload.Manifest, o options, prev *previous) (how string, 
 	}
 }
 
-// page shows text one screen at a time on stderr; Enter shows the next
+// termSize is the size of the terminal w is, if it is one.
+func termSize(w io.Writer) (width, height int, err error) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0, 0, os.ErrInvalid
+	}
+	return term.GetSize(int(f.Fd()))
+}
+
+// page shows text one screen at a time on w (stderr); Enter shows the next
 // screen, q skips to the question.
-func page(in *bufio.Reader, text string) {
+func page(w io.Writer, in *bufio.Reader, text string) {
 	rows := 24
-	if _, h, err := term.GetSize(int(os.Stderr.Fd())); err == nil && h > 2 {
+	if _, h, err := termSize(w); err == nil && h > 2 {
 		rows = h
 	}
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	for i := 0; i < len(lines); i += rows - 1 {
 		end := min(i+rows-1, len(lines))
-		fmt.Fprintln(os.Stderr, strings.Join(lines[i:end], "\n"))
+		fmt.Fprintln(w, strings.Join(lines[i:end], "\n"))
 		if end == len(lines) {
 			return
 		}
-		fmt.Fprintf(os.Stderr, "-- more (%d%%): Enter for the next page, q to stop reading --", 100*end/len(lines))
+		fmt.Fprintf(w, "-- more (%d%%): Enter for the next page, q to stop reading --", 100*end/len(lines))
 		answer, err := in.ReadString('\n')
-		fmt.Fprint(os.Stderr, "\r\033[K")
+		fmt.Fprint(w, "\r\033[K")
 		if err != nil || strings.TrimSpace(answer) == "q" {
 			return
 		}

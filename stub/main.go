@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/terrapack/terrapack/payload"
+	"golang.org/x/term"
 )
 
 // Exit codes, documented in README.md.
@@ -34,7 +35,21 @@ const (
 // version of the installer program itself, set by the Makefile.
 var version = "dev"
 
+// streams are the standard files run() received: the installer writes and
+// reads nothing else, so tests can run it in process.
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// isTerminal reports whether w is a terminal (only an *os.File can be).
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
+}
+
 type options struct {
+	streams
 	to         string
 	force      bool
 	list       bool
@@ -67,12 +82,12 @@ func main() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	start := time.Now()
-	var o options
+	o := options{streams: streams{stdin, stdout, stderr}}
 	res := newResult()
 	if err := parseArgs(args, &o); err != nil {
 		code := report(stderr, err, res)

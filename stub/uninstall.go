@@ -38,7 +38,7 @@ func uninstall(in *payload.Installer, o options, res *result) error {
 		return &refusal{msg: fmt.Sprintf("%q holds %s, not %s; nothing removed", target, installed.Name, in.Manifest.Name), hint: "use that program's own installer to remove it"}
 	}
 	if o.dryRun {
-		fmt.Fprintf(os.Stderr, "dry run: would remove %s %s from %s (nothing was removed)\n", installed.Name, installed.Version, target)
+		fmt.Fprintf(o.stderr, "dry run: would remove %s %s from %s (nothing was removed)\n", installed.Name, installed.Version, target)
 		return nil
 	}
 	tx := &transaction{tmp: filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".terrapack-old")}
@@ -47,7 +47,7 @@ func uninstall(in *payload.Installer, o options, res *result) error {
 	}
 	tx.close()
 	if !o.quiet {
-		fmt.Fprintf(os.Stderr, "removed %s %s from %s\n", installed.Name, installed.Version, target)
+		fmt.Fprintf(o.stderr, "removed %s %s from %s\n", installed.Name, installed.Version, target)
 	}
 	return nil
 }

@@ -684,7 +684,7 @@ func prepareUpgrade(in *payload.Installer, o options, target string, state targe
 	if p, err := recoverAside(target); err != nil {
 		return nil, err
 	} else if p != "" {
-		fmt.Fprintf(os.Stderr, "moved the files an interrupted upgrade set aside to %s\n", p)
+		fmt.Fprintf(o.stderr, "moved the files an interrupted upgrade set aside to %s\n", p)
 	}
 	prev, err := readPrevious(target)
 	if err != nil {
@@ -797,7 +797,7 @@ func countNew(m *payload.Manifest, nw newTree, res *result) {
 
 // hookEnv is what the post-install hook gets besides the environment.
 func (up *upgrade) hookEnv(o options) hookInput {
-	h := hookInput{args: o.hookArgs}
+	h := hookInput{args: o.hookArgs, output: o.stderr}
 	if up.prev != nil {
 		h.previousVersion, h.upgrade = up.prev.manifest.Version, true
 	}
