@@ -89,7 +89,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"/opt/app"}, `unexpected argument "/opt/app" (the target folder goes after --to`, "run with --help"},
 		{[]string{"--list", "--info"}, "choose one of --list, --info", "run with --help"},
 		{[]string{"--purge"}, "--purge goes with --uninstall", "run with --help"},
-		{[]string{"--check", "--dry-run"}, "--dry-run goes with an install", "run with --help"},
+		{[]string{"--check", "--dry-run"}, "--dry-run and --json go with an install", "run with --help"},
 		{[]string{"--repair", "--force"}, "--repair puts back the files", "run with --help"},
 		{[]string{"--nox11"}, "--nox11 is a makeself option this installer does not have", "drop it: this installer never opens a terminal window"},
 		{[]string{"--tar", "xvf"}, "--tar is a makeself option", "use --list to see the contents"},
