@@ -33,6 +33,19 @@ func archiveOf(t *testing.T, dir, name string) string {
 	return out
 }
 
+// nameVersion returns the name and version inspect shows for installer run.
+func nameVersion(t *testing.T, run string) (name, version string) {
+	t.Helper()
+	for _, l := range strings.Split(mustOK(t, terrapack(t, "inspect", run)).stdout, "\n") {
+		if v, ok := strings.CutPrefix(l, "name:"); ok {
+			name = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(l, "version:"); ok {
+			version = strings.TrimSpace(v)
+		}
+	}
+	return name, version
+}
+
 // TestArchiveOfTreeRoot: an archive made with `tar -C dir .` records no
 // prefix; a tree of bin/ alone must not make /bin the prefix.
 func TestArchiveOfTreeRoot(t *testing.T) {
@@ -48,9 +61,8 @@ func TestArchiveOfTreeRoot(t *testing.T) {
 			if strings.Contains(r.stderr, "archive holds") || strings.Contains(r.stderr, "relocation from") {
 				t.Errorf("a prefix was taken from a tar -C archive:\n%s", r.stderr)
 			}
-			insp := mustOK(t, terrapack(t, "inspect", run)).stdout
-			if !strings.Contains(insp, "name:            ourapp\n") || !strings.Contains(insp, "version:         1.2.3\n") {
-				t.Errorf("name and version not taken from the file name:\n%s", insp)
+			if name, version := nameVersion(t, run); name != "ourapp" || version != "1.2.3" {
+				t.Errorf("name %q and version %q not taken from the file name", name, version)
 			}
 			target := filepath.Join(t.TempDir(), "app")
 			mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
@@ -89,9 +101,8 @@ func TestArchivePrefixDetectedAndConfig(t *testing.T) {
 	if !strings.Contains(r.stderr, "build prefix "+p+" detected from 2 mentions") {
 		t.Errorf("prefix not detected and printed:\n%s", r.stderr)
 	}
-	insp := mustOK(t, terrapack(t, "inspect", run)).stdout
-	if !strings.Contains(insp, "name:            from-yaml\n") || !strings.Contains(insp, "version:         1.0\n") {
-		t.Errorf("terrapack.yaml in the archive, or the flag over it, not applied:\n%s", insp)
+	if name, version := nameVersion(t, run); name != "from-yaml" || version != "1.0" {
+		t.Errorf("name %q, version %q: terrapack.yaml in the archive, or the flag over it, not applied", name, version)
 	}
 	target := filepath.Join(t.TempDir(), "app")
 	mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))

@@ -138,8 +138,8 @@ func TestArchiveInput(t *testing.T) {
 			if !strings.Contains(r.stderr, "archive holds "+p) {
 				t.Errorf("prefix not detected from the archive:\n%s", r)
 			}
-			if insp := mustOK(t, terrapack(t, "inspect", run)).stdout; !strings.Contains(insp, "name:            ourapp-system\n") {
-				t.Errorf("name not taken from the archive's file name:\n%s", insp)
+			if name, version := nameVersion(t, run); name != "ourapp-system" || version != "" {
+				t.Errorf("name %q, version %q not taken from the archive's file name", name, version)
 			}
 			target := filepath.Join(t.TempDir(), "app")
 			mustOK(t, runCmd(t, nil, run, "--to", target))
