@@ -54,6 +54,9 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 	if l, ok := pl.tightest(); ok && len(vars.Prefix) > l.max {
 		return nil, tooLong(vars.Prefix, pl.BuildPrefix, l)
 	}
+	if err := pl.checkPython2(vars.Prefix); err != nil {
+		return nil, err
+	}
 	a := &Applier{
 		plan:     pl,
 		vars:     vars,

@@ -64,6 +64,9 @@ type FilePlan struct {
 	Strings []BinString `json:"strings,omitempty"` // binary, elf: C strings naming the prefix, by offset
 	Interp  *BinString  `json:"interp,omitempty"`  // elf: PT_INTERP naming the prefix
 	Shebang *Shebang    `json:"shebang,omitempty"` // shebang: the first line as built
+	// Python2 marks Python 2 source without an encoding declaration, which
+	// Python 2 reads as ASCII: a non-ASCII install path would break it.
+	Python2 bool `json:"python2,omitempty"`
 }
 
 // BinString is a NUL-terminated string rewritten in place.

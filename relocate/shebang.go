@@ -27,9 +27,9 @@ func ParseShebang(line string) (interp, arg string, ok bool) {
 	return interp, arg, interp != ""
 }
 
-// isCodingLine reports whether line is a PEP 263 encoding declaration: a
+// IsCodingLine reports whether line is a PEP 263 encoding declaration: a
 // comment with "coding:" or "coding=", blanks, then an encoding name.
-func isCodingLine(line []byte) bool {
+func IsCodingLine(line []byte) bool {
 	line = bytes.TrimLeft(line, " \t\f")
 	if len(line) == 0 || line[0] != '#' {
 		return false
@@ -160,7 +160,7 @@ func (rw *shebangRewrite) header(line2 []byte, olds Prefixes, prefix string) str
 	case StylePython:
 		// distlib's polyglot: sh reads '''exec' as exec, Python a string literal.
 		cookie := ""
-		if isCodingLine(line2) {
+		if IsCodingLine(line2) {
 			cookie = olds.replace(string(line2), prefix) + "\n"
 		}
 		return "#!/bin/sh\n" + cookie + "'''exec' " + args + "\n' '''\n"

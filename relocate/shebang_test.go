@@ -24,8 +24,8 @@ func TestParseShebang(t *testing.T) {
 func TestCodingLineAgreesWithRegexp(t *testing.T) {
 	cook := regexp.MustCompile(`^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+`)
 	for _, c := range []string{"", "# -*- coding: latin-1 -*-", "#coding=utf8", "  \t# vim: set fileencoding=utf-8 :", "# coding: ", "# coding:-x", "# codingx: utf8 coding: y", "coding: utf8", "\f#coding:.", "# coding:\tü", "# coding utf8", "# coding:_", "# coding=!x coding:y"} {
-		if a, w := isCodingLine([]byte(c)), cook.MatchString(c); a != w {
-			t.Errorf("isCodingLine(%q) = %v, regexp %v", c, a, w)
+		if a, w := IsCodingLine([]byte(c)), cook.MatchString(c); a != w {
+			t.Errorf("IsCodingLine(%q) = %v, regexp %v", c, a, w)
 		}
 	}
 }

@@ -36,3 +36,21 @@ func checkTargetChars(prefix string) error {
 func splitsShebang(prefix string) bool {
 	return strings.ContainsAny(prefix, " \t")
 }
+
+// checkPython2 refuses a non-ASCII install path when Python 2 source that
+// declares no encoding names it: Python 2 then refuses to read the file
+// (pyenv's 2.7 _sysconfigdata.py, which site.py imports at every start).
+func (pl *Plan) checkPython2(prefix string) error {
+	if isASCII(prefix) {
+		return nil
+	}
+	for _, f := range pl.Files {
+		if f.Python2 {
+			return &TargetError{
+				Msg:  fmt.Sprintf("install path %q holds non-ASCII bytes, but %q is Python 2 source without an encoding declaration, which Python 2 refuses to read with them", prefix, f.Name),
+				Hint: "choose a path of ASCII characters only",
+			}
+		}
+	}
+	return nil
+}

@@ -217,6 +217,14 @@ func relocatePython(t *testing.T, src string) {
 	} else {
 		t.Logf("no install at the build prefix's length: the plan allows %d bytes of %d", limit, len(src))
 	}
+	if py == "python2" {
+		// Python 2 reads _sysconfigdata.py, which declares no encoding, as ASCII.
+		utf8 := filepath.Join(short, "ü")
+		mustFail(t, runCmd(t, nil, run, "--to", utf8), 4, "Python 2 source without an encoding declaration", "hint: choose a path of ASCII characters only")
+		if exists(utf8) {
+			t.Errorf("refused install created %s", utf8)
+		}
+	}
 	for _, target := range targets {
 		mustOK(t, runCmd(t, nil, run, "--to", target, "-q"))
 		for _, o := range omitted {

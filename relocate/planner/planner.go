@@ -140,7 +140,7 @@ func (p *Planner) plainFile(name string, r io.ReaderAt, size int64, mode fs.File
 	if line, ok := shebangLine(head, p.ps); ok && mode&0o111 != 0 {
 		return nil, p.shebang(name, line, r, size)
 	}
-	p.files = append(p.files, relocate.FilePlan{Name: name, Kind: relocate.KindText})
+	p.files = append(p.files, relocate.FilePlan{Name: name, Kind: relocate.KindText, Python2: isPython2Source(name, head)})
 	return nil, nil
 }
 

@@ -1,9 +1,11 @@
 package planner
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/terrapack/terrapack/relocate"
@@ -49,4 +51,23 @@ func (p *Planner) Names(r io.ReaderAt, size int64) (bool, error) {
 // the relocated source, and writes a new cache where it may.
 func (p *Planner) Omit(name, source string) {
 	p.omitted = append(p.omitted, relocate.Kept{Name: name, Reason: fmt.Sprintf("compiled cache of %s, which is relocated: Python compiles the relocated source instead", source)})
+}
+
+// python2Dir matches the folder of a Python 2 library: lib/python2.7/….
+var python2Dir = regexp.MustCompile(`(^|/)python2\.[0-9]+/`)
+
+// isPython2Source reports whether name, whose first bytes are head, is a
+// Python 2 module (below a python2.N folder) that declares no encoding on
+// its first two lines, so that Python 2 reads it as ASCII.
+func isPython2Source(name string, head []byte) bool {
+	if !strings.HasSuffix(name, ".py") || !python2Dir.MatchString(name) {
+		return false
+	}
+	lines := bytes.SplitN(head, []byte("\n"), 3)
+	for _, l := range lines[:min(2, len(lines))] {
+		if relocate.IsCodingLine(l) {
+			return false
+		}
+	}
+	return true
 }
