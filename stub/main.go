@@ -89,20 +89,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	start := time.Now()
 	o := options{streams: streams{stdin, stdout, stderr}}
 	res := newResult()
-	if err := parseArgs(args, &o); err != nil {
+	// end reports err and, with --json, prints the result object.
+	end := func(err error) int {
 		code := report(stderr, err, res)
 		if o.json {
 			res.finish(stdout, code, err, start)
 		}
 		return code
 	}
+	if err := parseArgs(args, &o); err != nil {
+		return end(err)
+	}
 	in, err := openInstaller()
 	if err != nil {
-		code := report(stderr, err, res)
-		if o.json {
-			res.finish(stdout, code, err, start)
-		}
-		return code
+		return end(err)
 	}
 	m := in.Manifest
 	res.Name, res.Version, res.InstallerSHA256 = m.Name, m.Version, in.Trailer.Checksum()
@@ -130,11 +130,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var signer string // who signed, for the customer
 	if !o.uninstall {
 		if signer, err = checkSigner(in, o.verifyKey); err != nil {
-			code := report(stderr, err, res)
-			if o.json {
-				res.finish(stdout, code, err, start)
-			}
-			return code
+			return end(err)
 		}
 	}
 	switch {
@@ -155,11 +151,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		err = install(ctx, in, o, res)
 	}
-	code := report(stderr, err, res)
-	if o.json {
-		res.finish(stdout, code, err, start)
-	}
-	return code
+	return end(err)
 }
 
 // parseArgs fills o from args or returns a usageError.
