@@ -310,6 +310,8 @@ func (r rules) plan(prev *previous, entries []*oldEntry, nw newTree, sameInstall
 			}
 		case isDir:
 			continue // an installed folder: its entries decide
+		case !e.changed && strings.HasSuffix(e.rel, besideSuffix):
+			continue // the new version an earlier upgrade put beside, untouched
 		case payload.MatchAny(r.config, e.rel):
 			switch {
 			case !e.changed && inNew:
