@@ -449,3 +449,35 @@ func TestJSONResultGolden(t *testing.T) {
 		t.Errorf("--json result differs from %s (go test -run TestJSONResultGolden -update-golden rewrites it):\n%s", golden, pretty.String())
 	}
 }
+
+// dpkg's rule for the other cases: a config file the new version drops is
+// kept if the customer changed it, removed if not; one they deleted stays
+// deleted, with the new version beside.
+func TestUpgradeConfigDroppedOrDeleted(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "app")
+	appVersion(t, src, "1.0", map[string]string{"etc/dropped-changed.conf": "x=1\n", "etc/dropped.conf": "y=1\n"})
+	run1 := build(t, src)
+	target := filepath.Join(t.TempDir(), "app")
+	mustOK(t, runCmd(t, nil, run1, "--to", target, "--quiet"))
+	must(t, os.WriteFile(filepath.Join(target, "etc/dropped-changed.conf"), []byte("x=2 # mine\n"), 0o644))
+	must(t, os.Remove(filepath.Join(target, "etc/other.conf")))
+	appVersion(t, src, "2.0", nil)
+	res := parseResult(t, mustOK(t, runCmd(t, nil, build(t, src), "--to", target, "--force", "--json")))
+
+	if readText(t, filepath.Join(target, "etc/dropped-changed.conf")) != "x=2 # mine\n" {
+		t.Error("changed config dropped by the new version was not kept")
+	}
+	if exists(filepath.Join(target, "etc/dropped.conf")) {
+		t.Error("unchanged config dropped by the new version is still there")
+	}
+	if exists(filepath.Join(target, "etc/other.conf")) || readText(t, filepath.Join(target, "etc/other.conf.terrapack-new")) != "level=1 # 2.0\n" {
+		t.Error("a deleted config file came back, or its new version is not beside")
+	}
+	cfg := res["config"].(map[string]any)
+	if got := strings.Join(strList(cfg["kept"]), " "); got != "etc/dropped-changed.conf etc/other.conf" {
+		t.Errorf("config kept: %s", got)
+	}
+	if got := strings.Join(strList(cfg["removed"]), " "); got != "etc/dropped.conf" {
+		t.Errorf("config removed: %s", got)
+	}
+}
