@@ -190,7 +190,7 @@ func newRules(m *payload.Manifest, prev *previous, o options) rules {
 func (r rules) conflicts(entries []*oldEntry) []string {
 	var out []string
 	for _, e := range entries {
-		if e.changed && !e.info.IsDir() && !payload.MatchAny(r.config, e.rel) {
+		if e.changed && !e.info.IsDir() && !payload.MatchAny(r.config, e.rel) && !underGlobs(r.keep, e.rel) {
 			out = append(out, e.rel)
 		}
 	}
