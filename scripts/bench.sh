@@ -1,97 +1,200 @@
 #!/usr/bin/env bash
-# make bench: terrapack against makeself --zstd (Debian package) and plain
-# `zstd | tar`, side by side in one run on the same tree. Writes ratios to
-# docs/BENCHMARKS.md. Seconds on this 2-core machine are noisy: read ratios.
+# make bench: terrapack against plain `zstd -dc | tar -x` and makeself --zstd
+# (Debian package), side by side in one run, on the Go toolchain tree and on
+# the pyenv CPython tree with the most files. Method (docs/BENCHMARKS.md):
+# - every timed install goes into a new folder; nothing is removed inside the
+#   timed part, and on disk nothing is removed until every run on that file
+#   system is done (an rm -rf just before a run slows that run's file
+#   creation on this machine's ext4, mounted with discard);
+# - `sync` before each timed run, outside it, so no run pays for the
+#   write-back of the one before;
+# - the tools take turns (the order rotates each round), one untimed warm-up
+#   round first; medians of BENCH_RUNS (default 5) runs;
+# - on disk (/var/tmp) and on tmpfs (/dev/shm);
+# - zstd | tar decodes terrapack's own payload, cut out of the installer
+#   with the recipe of docs/FORMAT.md, so both decode the same stream.
+# The tables go between the bench markers of docs/BENCHMARKS.md. Seconds on a
+# shared 2-core machine are noisy: the load is printed; read the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tree=${BENCH_TREE:-$(go env GOROOT)}
-runs=${BENCH_RUNS:-3}
+runs=${BENCH_RUNS:-5}
+tp=$PWD/bin/terrapack
+doc=docs/BENCHMARKS.md
+
 need=()
-for t in hyperfine makeself zstd /usr/bin/time; do command -v "$t" >/dev/null || need+=("$t"); done
+for t in makeself zstd xorriso /usr/bin/time; do command -v "$t" >/dev/null || need+=("$t"); done
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq hyperfine makeself zstd time >/dev/null
-  else echo "missing: ${need[*]} (apt-get install hyperfine makeself zstd time)" >&2; exit 1; fi
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq makeself zstd xorriso time >/dev/null
+  else echo "missing: ${need[*]} (apt-get install makeself zstd xorriso time)" >&2; exit 1; fi
 fi
-work=$(mktemp -d /var/tmp/terrapack-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-files=$(find "$tree" | wc -l); bytes=$(du -sb "$tree" | cut -f1)
-echo "tree: $tree ($files entries, $((bytes / 1048576)) MiB)"
-cp -a "$tree" "$work/src"
 
-# Build: same tree, makeself at its default zstd level 9, terrapack at its default.
-hyperfine --runs "$runs" --export-csv "$work/build.csv" \
-  -n terrapack "bin/terrapack build $work/src -o $work/t.run -q" \
-  -n makeself-zstd "makeself --zstd --nox11 --nomd5 --nocrc --sha256 --quiet $work/src $work/m.run demo true >/dev/null" \
-  -n zstd-tar "tar -C $work/src -cf - . | zstd -q -3 -T0 > $work/p.tar.zst" >/dev/null
-t_size=$(stat -c %s "$work/t.run"); m_size=$(stat -c %s "$work/m.run"); p_size=$(stat -c %s "$work/p.tar.zst")
+# The trees: BENCH_TREES, or Go's and the pyenv CPython with the most entries.
+if [ -n "${BENCH_TREES:-}" ]; then
+  read -r -a trees <<<"$BENCH_TREES"
+else
+  trees=("$(go env GOROOT)")
+  if command -v pyenv >/dev/null && [ -d "$(pyenv root)/versions" ]; then
+    best= bestn=0
+    for v in "$(pyenv root)"/versions/*/; do
+      n=$(find "$v" | wc -l)
+      if [ "$n" -gt "$bestn" ]; then best=${v%/} bestn=$n; fi
+    done
+    [ -n "$best" ] && trees+=("$best")
+  else
+    echo "bench: no pyenv CPython found; measuring the Go tree only" >&2
+  fi
+fi
 
-# Install: verify + extract. makeself checks its sha256, then untars.
-hyperfine --runs "$runs" --export-csv "$work/install.csv" \
-  --prepare "rm -rf $work/out" \
-  -n terrapack "$work/t.run --to $work/out -q" \
-  -n makeself-zstd "$work/m.run --quiet --noexec --target $work/out >/dev/null" \
-  -n zstd-tar "mkdir $work/out && zstd -dc $work/p.tar.zst | tar -x -C $work/out" >/dev/null
+disk=$(mktemp -d /var/tmp/tpXXXX) # short: CPython allows install paths of 28 bytes
+ram=
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then ram=$(mktemp -d /dev/shm/tpXXXX)
+else echo "bench: /dev/shm is not a tmpfs; skipping the tmpfs runs" >&2; fi
+cleanup() { chmod -R u+w "$disk" ${ram:+"$ram"} 2>/dev/null; rm -rf "$disk" ${ram:+"$ram"}; }
+trap cleanup EXIT
+res=$disk/results.tsv # tree fs tool run wall user sys maxrss_kib; tools: tp terrapack, zt zstd|tar, ms makeself, xo xorriso
+: >"$res"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# ISO: our writer against xorriso on the same installer.
-mkdir "$work/disc" && cp "$work/t.run" "$work/disc/app.run"
-hyperfine --runs "$runs" --export-csv "$work/iso.csv" \
-  -n terrapack "bin/terrapack iso $work/t.run -o $work/t.iso" \
-  -n xorriso "xorriso -as mkisofs -quiet -R -J -o $work/x.iso $work/disc" >/dev/null
+# timed TREE FS TOOL RUN CMD: one run, `sync`ed before, outside the timing.
+timed() {
+  local tree=$1 fs=$2 tool=$3 run=$4 cmd=$5 t0 t1
+  sync
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f '%U %S %M' -o "$disk/rusage" sh -c "$cmd" >/dev/null
+  t1=$EPOCHREALTIME
+  read -r user sys rss <"$disk/rusage"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tree" "$fs" "$tool" "$run" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b-a}')" "$user" "$sys" "$rss" >>"$res"
+}
 
-mean() { awk -F, -v n="$2" 'NR>1 && $1==n {print $2}' "$1"; }
+# stat FIELD TREE FS TOOL: median (or max for rss) over the timed runs.
+median() {
+  awk -F'\t' -v t="$2" -v f="$3" -v o="$4" -v c="$1" '$1==t && $2==f && $3==o && $4>0 {
+      v = (c == "cpu") ? $6 + $7 : (c == "wall") ? $5 : $8; print v }' "$res" |
+    sort -g | awk '{a[NR]=$1} END {if (NR == 0) exit; printf "%.2f", (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+maxrss() { awk -F"\t" -v t="$1" -v o="$2" '$1==t && ($2=="disk" || $2=="tmpfs") && $3==o && $8>m {m=$8} END {printf "%d", m/1024}' "$res"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
-rm -rf "$work/out"; rss=$( { /usr/bin/time -f %M "$work/t.run" --to "$work/out" -q; } 2>&1 | tail -1)
-mkdir "$work/empty"; bin/terrapack build "$work/empty" -o "$work/e.run" -q; e_size=$(stat -c %s "$work/e.run")
 
-tb=$(mean "$work/build.csv" terrapack); mb=$(mean "$work/build.csv" makeself-zstd)
-ti=$(mean "$work/install.csv" terrapack); mi=$(mean "$work/install.csv" makeself-zstd); pi=$(mean "$work/install.csv" zstd-tar)
-cat > docs/BENCHMARKS.md <<MD
-# Benchmarks
+# rounds TREE FS BASE TOOLS...: a warm-up round, then $runs rounds in
+# rotating order; each tool's command is in cmd_TOOL, with @D@ for its fresh
+# folder under BASE. The caller clears BASE afterwards.
+rounds() {
+  local tree=$1 fs=$2 base=$3; shift 3
+  local tools=("$@") n=${#tools[@]} r k tool d c
+  for ((r = 0; r <= runs; r++)); do
+    for ((k = 0; k < n; k++)); do
+      tool=${tools[$(((r + k) % n))]}
+      d=$base/$tool-$r
+      c=cmd_$tool
+      timed "$tree" "$fs" "$tool" "$r" "${!c//@D@/$d}"
+    done
+    # tmpfs has no discard: free its memory after each round.
+    if [ "$fs" = tmpfs ]; then clear "$base"; fi
+  done
+}
+clear() { chmod -R u+w "$1" && rm -rf "${1:?}"/* && sync; }
 
-Measured by \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, hyperfine, $runs runs each, one run
-side by side) on \`$tree\`: $files entries, $((bytes / 1048576)) MiB. Ratios only: seconds on this
-machine are noisy. Lower is better.
+md=$disk/tables.md
+{
+  echo "| tree | file system | terrapack | \`zstd -dc \\| tar -x\` | makeself --zstd | terrapack / zstd\\|tar | terrapack / makeself |"
+  echo "|---|---|---|---|---|---|---|"
+} >"$md.install"
+{
+  echo "| tree | terrapack build | makeself build | build ratio | terrapack size | makeself size | size ratio | \`tar \\| zstd -3\` size |"
+  echo "|---|---|---|---|---|---|---|---|"
+} >"$md.build"
+{
+  echo "| tree | \`--sync\` install | \`tar -x; sync\` | ratio | peak RSS terrapack | peak RSS zstd\\|tar | CPU s terrapack / zstd\\|tar / makeself (disk) |"
+  echo "|---|---|---|---|---|---|---|"
+} >"$md.other"
 
-| measure | ratio | target |
-|---|---|---|
-| install (verify + extract) vs \`zstd -dc \| tar -x\` | $(ratio "$ti" "$pi") | ≤ 1.0 |
-| install vs makeself --zstd extraction (\`--noexec --target\`, with its SHA-256 check) | $(ratio "$ti" "$mi") | ≤ 0.6 |
-| build vs makeself --zstd (level 9, default) | $(ratio "$tb" "$mb") | ≤ 0.5 |
-| installer size vs makeself --zstd output | $(ratio "$t_size" "$m_size") | ≤ 1.0 |
-| installer size vs plain \`tar \| zstd -3\` | $(ratio "$t_size" "$p_size") | – |
-| ISO build throughput vs \`xorriso -as mkisofs -R -J\` (time ratio xorriso/terrapack; includes our SHA256SUMS pass) | $(ratio "$(mean "$work/iso.csv" xorriso)" "$(mean "$work/iso.csv" terrapack)") | ≥ 0.9 |
+for tree in "${trees[@]}"; do
+  tag=$(basename "$tree")
+  files=$(find "$tree" | wc -l) bytes=$(du -sb "$tree" | cut -f1)
+  echo "== $tree: $files entries, $((bytes / 1048576)) MiB" >&2
+  desc="\`$tree\` ($files entries, $((bytes / 1048576)) MiB)"
+  w=$disk/$tag && mkdir -p "$w/b"
 
-| absolute | value | target |
-|---|---|---|
-| installer peak RSS while installing this tree | $((rss / 1024)) MiB | ≤ 64 MiB |
-| near-empty installer | $(ratio "$e_size" 1048576) MiB ($e_size bytes) | ≤ 5 MiB |
-| sizes | terrapack $t_size, makeself $m_size, tar.zst $p_size bytes | |
+  # Build: straight from the tree (its own path is the build prefix), into
+  # fresh file names; makeself at its default zstd level 9.
+  export cmd_tp="$tp build $tree -o @D@.run -q"
+  export cmd_ms="makeself --zstd --nox11 --nomd5 --nocrc --sha256 --quiet $tree @D@.run demo true"
+  rounds "$tag" build "$w/b" tp ms
+  mv "$w/b/tp-$runs.run" "$w/t.run" && mv "$w/b/ms-$runs.run" "$w/m.run" && clear "$w/b"
+  tar -C "$tree" -cf - . | zstd -q -3 -T0 >"$w/p3.tar.zst"
+  ts=$(stat -c %s "$w/t.run") ms=$(stat -c %s "$w/m.run") ps=$(stat -c %s "$w/p3.tar.zst")
+  echo "| $desc | $(median wall "$tag" build tp) s | $(median wall "$tag" build ms) s | **$(ratio "$(median wall "$tag" build tp)" "$(median wall "$tag" build ms)")** | $ts | $ms | **$(ratio "$ts" "$ms")** | $ps |" >>"$md.build"
 
-Mean seconds in this run (for the record, not for comparison across runs): build terrapack $tb,
-makeself $mb; install terrapack $ti, makeself $mi, zstd|tar $pi.
+  # terrapack's payload, cut out as docs/FORMAT.md says.
+  f=$w/t.run size=$(stat -c %s "$f")
+  field() { tail -c 128 "$f" | od -An -t u8 -j "$1" -N 8 | tr -d ' '; }
+  off=$(field 16) len=$(field 24)
+  tail -c +$((off + 1)) "$f" | head -c "$len" >"$w/p.tar.zst"
 
-## Reading these figures
+  export cmd_tp="$w/t.run --to @D@ -q"
+  export cmd_zt="mkdir @D@ && zstd -dcq $w/p.tar.zst | tar -x -C @D@"
+  export cmd_ms="$w/m.run --quiet --noexec --target @D@"
+  for fs in disk tmpfs; do
+    base=$disk/o
+    if [ "$fs" = tmpfs ]; then [ -n "$ram" ] || continue; base=$ram/o; fi
+    mkdir -p "$base"
+    echo "   install on $fs" >&2
+    rounds "$tag" "$fs" "$base" tp zt ms
+    clear "$base"
+    a=$(median wall "$tag" "$fs" tp) b=$(median wall "$tag" "$fs" zt) c=$(median wall "$tag" "$fs" ms)
+    echo "| $desc | $fs | $a s | $b s | $c s | **$(ratio "$a" "$b")** | **$(ratio "$a" "$c")** |" >>"$md.install"
+  done
 
-- Install beats both rivals: verification and extraction overlap (the SHA-256 is taken while the
-  payload is read, zstd decodes on another goroutine, one 1 MiB buffer, no fsync per file).
-  Caveat: each timed install follows an \`rm -rf\` of the last, and on this machine's ext4
-  (\`discard\`) that makes the next one's file creation cost seconds of system time, for all three
-  tools alike. Into fresh folders, by hand, the installer and \`zstd | tar\` take
-  about the same time (1.1-1.9 s against 1.0-1.7 s).
-- Build and size: the builder compresses with the reference zstd library (compiled in through cgo
-  from the sources vendored in github.com/DataDog/zstd, so go.sum pins its version) at makeself's
-  level 9, on every core in zstd's threaded mode (its output does not depend on the number of
-  threads, so builds stay reproducible), with long-distance matching over a 16 MiB window: it finds
-  the repeats between files that makeself's single-threaded zstd -9 misses (the Go tools share
-  most of their code). That payload is smaller than makeself's by more than the static stub of
-  about 3.5 MB (verification, three decompressors, the safe extractor, the relocation engine)
-  that the installer carries against makeself's 20 KB of shell. On small trees the stub still
-  dominates. A builder compiled without cgo falls back to the pure-Go encoder, which has no
-  long-distance matching: this tree then comes out at 1.09x makeself.
-- Memory: the 16 MiB window bounds the decoder; it runs on one goroutine, and the installer sets a
-  soft 40 MiB heap limit (GOMEMLIMIT overrides it). Installing pyenv's CPython 3.11 tree (54,804
-  files, 740 MB) peaked at 40 MiB by hand.
-- github.com/schollz/progressbar/v3 is left out: it imports net/http and would add 2.0 MB; the
-  stub draws its own one-line bar on terminals.
-MD
-cat docs/BENCHMARKS.md
+  echo "   --sync on disk" >&2
+  export cmd_tps="$w/t.run --to @D@ -q --sync"
+  export cmd_zts="mkdir @D@ && zstd -dcq $w/p.tar.zst | tar -x -C @D@ && sync"
+  rounds "$tag" sync "$disk/o" tps zts
+  clear "$disk/o"
+  a=$(median wall "$tag" sync tps) b=$(median wall "$tag" sync zts)
+  cpu="$(median cpu "$tag" disk tp) / $(median cpu "$tag" disk zt) / $(median cpu "$tag" disk ms)"
+  echo "| $desc | $a s | $b s | **$(ratio "$a" "$b")** | $(maxrss "$tag" tp) MiB | $(maxrss "$tag" zt) MiB | $cpu |" >>"$md.other"
+
+  if [ "$tree" = "${trees[0]}" ]; then
+    mkdir -p "$w/disc" && cp "$w/t.run" "$w/disc/app.run"
+    export cmd_tp="$tp iso $w/t.run -o @D@.iso" cmd_xo="xorriso -as mkisofs -quiet -R -J -o @D@.iso $w/disc 2>/dev/null"
+    rounds "$tag" iso "$w/b" tp xo
+    clear "$w/b"
+    iso_ratio=$(ratio "$(median wall "$tag" iso xo)" "$(median wall "$tag" iso tp)")
+  fi
+  rm -rf "$w"
+done
+
+mkdir "$disk/empty"
+"$tp" build "$disk/empty" -o "$disk/e.run" -q
+e_size=$(stat -c %s "$disk/e.run")
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+{
+  echo "<!-- bench:begin (written by scripts/bench.sh; edit the text around it) -->"
+  echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+  echo "$runs timed runs per tool after one warm-up, medians of wall-clock seconds. Load average"
+  echo "(1, 5, 15 min) $load_before before, $load_after after."
+  echo
+  echo "Install (verification, extraction, relocation and records included):"
+  echo
+  cat "$md.install"
+  echo
+  cat "$md.other"
+  echo
+  echo "Build (into a new file each run):"
+  echo
+  cat "$md.build"
+  echo
+  echo "Near-empty installer: $e_size bytes ($(ratio "$e_size" 1048576) MiB). ISO of the Go installer:"
+  echo "\`xorriso -as mkisofs -R -J\` takes ${iso_ratio:-?}× terrapack's time (SHA256SUMS pass included)."
+  echo "<!-- bench:end -->"
+} >"$md"
+cp "$res" "${BENCH_TSV:-/dev/null}" 2>/dev/null || true
+if grep -q '<!-- bench:begin' "$doc"; then
+  awk -v f="$md" '/<!-- bench:begin/ {while ((getline l < f) > 0) print l; skip=1; next}
+    /<!-- bench:end/ {skip=0; next} !skip' "$doc" >"$disk/doc" && cp "$disk/doc" "$doc"
+else
+  cat "$md" >>"$doc"
+fi
+cat "$md"
