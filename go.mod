@@ -3,6 +3,7 @@ module github.com/terrapack/terrapack
 go 1.26.8
 
 require (
+	github.com/DataDog/zstd v1.5.7
 	github.com/kdomanski/iso9660 v0.4.0
 	github.com/klauspost/compress v1.20.3
 	github.com/mholt/archives v0.1.5
@@ -14,7 +15,6 @@ require (
 )
 
 require (
-	github.com/DataDog/zstd v1.5.7 // indirect
 	github.com/STARRY-S/zip v0.2.3 // indirect
 	github.com/andybalholm/brotli v1.2.0 // indirect
 	github.com/bodgit/plumbing v1.3.0 // indirect

@@ -6,6 +6,8 @@ package builder
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -457,23 +459,43 @@ func packFile(tw *tar.Writer, hdr *tar.Header, e entry, pln *planner.Planner, bu
 	hdr.Name, hdr.Size = pk.Name, e.info.Size()
 	if pk.Content != nil {
 		hdr.Size = int64(len(pk.Content))
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
-	}
-	if pk.Content != nil {
+		payload.SetRecordedSHA256(hdr, sha256Of(bytes.NewReader(pk.Content), buf))
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
+		}
 		_, err := tw.Write(pk.Content)
 		return err
 	}
-	r := &patchingReader{r: io.LimitReader(f, e.info.Size()), patches: pk.Patches}
-	n, err := io.CopyBuffer(tw, r, buf)
+	// The header, which precedes the content, carries its hash: one pass
+	// to hash, one to pack, hashed again to catch a file changed in between.
+	content := func() io.Reader {
+		return &patchingReader{r: io.NewSectionReader(f, 0, e.info.Size()), patches: pk.Patches}
+	}
+	sum := sha256Of(content(), buf)
+	payload.SetRecordedSHA256(hdr, sum)
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("failed to add %q: %w", e.hostPath, err)
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(tw, h), content(), buf)
 	if err != nil {
 		return fmt.Errorf("failed to pack %q: %w", e.hostPath, err)
 	}
 	if n != e.info.Size() {
 		return fmt.Errorf("%q shrank from %d to %d bytes while being packed; build again from a quiet tree", e.hostPath, e.info.Size(), n)
 	}
+	if !bytes.Equal(h.Sum(nil), sum) {
+		return fmt.Errorf("%q changed while being packed; build again from a quiet tree", e.hostPath)
+	}
 	return nil
+}
+
+// sha256Of hashes r; a read error leaves a hash that the packing pass,
+// which reports read errors, will not match.
+func sha256Of(r io.Reader, buf []byte) []byte {
+	h := sha256.New()
+	io.CopyBuffer(h, r, buf)
+	return h.Sum(nil)
 }
 
 func (o *Options) logf(format string, args ...any) {

@@ -22,8 +22,6 @@ type Installer struct {
 	ManifestBytes []byte
 	TrailerBytes  []byte            // as read, for the signed message
 	Signature     *sshsig.Signature // nil when unsigned
-	// Progress, if set, is called with the count of payload bytes read.
-	Progress func(int64)
 }
 
 // SizeError reports an installer whose size is not the one it was built with.
@@ -194,14 +192,16 @@ func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) err
 	if _, err := io.Copy(h, io.NewSectionReader(in.R, 0, l.PayloadOffset)); err != nil {
 		return fmt.Errorf("failed to read installer stub: %w", err)
 	}
-	hashed := &hashingReader{r: io.NewSectionReader(in.R, l.PayloadOffset, l.PayloadLength), h: h, progress: in.Progress}
+	hashed := &hashingReader{r: io.NewSectionReader(in.R, l.PayloadOffset, l.PayloadLength), h: h}
 	fnErr := func() error {
 		dec, err := NewDecompressor(bufio.NewReaderSize(hashed, 1<<20), in.Manifest.Compression)
 		if err != nil {
 			return fmt.Errorf("failed to start %s decompression: %w", in.Manifest.Compression, err)
 		}
 		defer dec.Close()
-		return fn(tar.NewReader(dec))
+		ahead := readAhead(dec, 4, 512<<10)
+		defer ahead.Close()
+		return fn(tar.NewReader(ahead))
 	}()
 	if fnErr != nil && ctx.Err() != nil {
 		return fnErr
@@ -229,17 +229,13 @@ func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) err
 }
 
 type hashingReader struct {
-	r        io.Reader
-	h        hash.Hash
-	progress func(int64)
+	r io.Reader
+	h hash.Hash
 }
 
 func (r *hashingReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.h.Write(p[:n])
-	if r.progress != nil {
-		r.progress(int64(n))
-	}
 	return n, err
 }
 

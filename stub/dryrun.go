@@ -40,9 +40,12 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 		return err
 	}
 	p.linef("dry run: verifying %s %s (%d files, %s) for %s; nothing is written", m.Name, m.Version, m.Files, human(m.UnpackedSize), target)
-	in.Progress = p.begin(in.Trailer.Layout.PayloadLength, "verifying")
+	p.begin("verifying", m.UnpackedSize, m.Files)
 	nw := newTree{}
-	x := &payload.Extractor{DryRun: true, FinalRoot: target, OnEntry: func(r payload.Record) { nw[r.Name] = r }}
+	x := &payload.Extractor{DryRun: true, FinalRoot: target, OnEntry: func(r payload.Record) {
+		nw[r.Name] = r
+		p.entry(r)
+	}}
 	if reloc != nil {
 		x.Rewrite = reloc
 	}

@@ -81,7 +81,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	aside := newAsideFolder(tx.tmp, target)
 
 	p.linef("verifying and installing %s %s (%d files, %s) into %s", m.Name, m.Version, m.Files, human(m.UnpackedSize), target)
-	in.Progress = p.begin(in.Trailer.Layout.PayloadLength, "installing")
+	p.begin("installing", m.UnpackedSize, m.Files)
 	recs, err := newRecordWriter(tx.tmp)
 	if err != nil {
 		return err
@@ -90,6 +90,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	x := &payload.Extractor{Root: tx.tmp, FinalRoot: target, OnEntry: func(r payload.Record) {
 		recs.add(r)
 		nw[r.Name] = r
+		p.entry(r)
 	}}
 	if reloc != nil {
 		x.Rewrite = reloc

@@ -68,9 +68,10 @@ func typeChar(t byte) byte {
 }
 
 // escape keeps one record per line whatever the name holds.
-func escape(s string) string {
-	return strings.NewReplacer("\\", `\\`, "\n", `\n`, "\t", `\t`).Replace(s)
-}
+func escape(s string) string { return recordEscaper.Replace(s) }
+
+// recordEscaper is built once: building it per record cost 1% of an install.
+var recordEscaper = strings.NewReplacer("\\", `\\`, "\n", `\n`, "\t", `\t`)
 
 // writeMeta stores the manifest and where the install came from.
 func writeMeta(root string, in *payload.Installer, target string) error {
