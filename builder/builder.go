@@ -7,9 +7,9 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +25,7 @@ import (
 	"github.com/terrapack/terrapack/internal/paths"
 
 	"github.com/terrapack/terrapack/internal/atomicfile"
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
 	"github.com/terrapack/terrapack/relocate/planner"
@@ -54,6 +55,7 @@ type Options struct {
 	// folder, or from the archive's tree once unpacked) to the options not
 	// set otherwise: flags win.
 	Configure func(o *Options, c *Config) error
+	Meter         meter.Starter // progress of scan and compression; nil for none
 }
 
 // configure applies root's terrapack.yaml through o.Configure.
@@ -120,7 +122,9 @@ func Build(o Options) error {
 		return err
 	}
 	o.logf("scanning %s", src)
-	entries, err := scan(src, out)
+	scanned := o.Meter.Start("scanning", 0, false)
+	entries, err := scan(src, scanned, out)
+	scanned.Done()
 	if err != nil {
 		return err
 	}
@@ -150,7 +154,9 @@ func Build(o Options) error {
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
 	var plan *relocate.Plan
 	writeTar := func(w io.Writer) (err error) {
-		plan, err = writePayload(w, m, entries, pln, o.Epoch)
+		packed := o.Meter.Start("compressing", contentSize(entries), true)
+		defer packed.Done()
+		plan, err = writePayload(w, m, entries, pln, o.Epoch, packed)
 		return err
 	}
 	err = atomicfile.Write(out, 0o755, func(f *os.File) error {
@@ -379,7 +385,7 @@ func SealSigned(f *os.File, stub []byte, m *payload.Manifest, writePayload func(
 
 // writePayload writes the compressed tar of entries to w, planning the
 // relocation of each entry on the way, and fills m's counts and plan.
-func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planner.Planner, epoch *time.Time) (*relocate.Plan, error) {
+func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planner.Planner, epoch *time.Time, packed meter.Meter) (*relocate.Plan, error) {
 	zw, err := payload.NewCompressor(w, m.Compression, m.Level)
 	if err != nil {
 		return nil, err
@@ -416,6 +422,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planne
 			if err := packFile(tw, hdr, e, pln, buf); err != nil {
 				return nil, err
 			}
+			packed.Add(e.info.Size())
 			packedAs[e.name] = hdr.Name
 			m.Files++
 			m.UnpackedSize += hdr.Size

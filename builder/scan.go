@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 )
 
@@ -26,7 +27,7 @@ const ConfigFile = "terrapack.yaml"
 
 // scan walks src in sorted order and refuses what cannot be installed, naming
 // the offending path. skip lists host paths to leave out (the output file).
-func scan(src string, skip ...string) ([]entry, error) {
+func scan(src string, scanned meter.Meter, skip ...string) ([]entry, error) {
 	var entries []entry
 	type inode struct{ dev, ino uint64 }
 	firstName := map[inode]string{}
@@ -90,6 +91,7 @@ func scan(src string, skip ...string) ([]entry, error) {
 			return fmt.Errorf("%q is a %s: only files, directories and symlinks can be packed (remove it from the source)", p, kindOf(mode))
 		}
 		entries = append(entries, e)
+		scanned.Add(1)
 		return nil
 	})
 	return entries, err
@@ -116,4 +118,15 @@ func clamp(t time.Time, epoch *time.Time) time.Time {
 		return *epoch
 	}
 	return t
+}
+
+// contentSize is the sum of the regular files' sizes, what compression reads.
+func contentSize(entries []entry) int64 {
+	var n int64
+	for _, e := range entries {
+		if e.info.Mode().IsRegular() && !e.hardlink {
+			n += e.info.Size()
+		}
+	}
+	return n
 }

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/terrapack/terrapack/meter"
 )
 
 // PlaceholderLen is the minimum length of the PT_INTERP written into pbin
@@ -35,8 +37,9 @@ type Options struct {
 	// expanded by sh at run time; $TERRARIUM is the terrarium's folder, e.g.
 	// MAGICK_CODER_MODULE_PATH=$TERRARIUM/lib/ImageMagick/coders.
 	Env   []string
-	Epoch *time.Time // SOURCE_DATE_EPOCH: every mtime; nil keeps the sources' mtimes
-	Log   io.Writer  // progress; nil for none
+	Epoch *time.Time    // SOURCE_DATE_EPOCH: every mtime; nil keeps the sources' mtimes
+	Log   io.Writer     // progress; nil for none
+	Meter meter.Starter // progress of copying; nil for none
 }
 
 // bundler holds the state of one Bundle call.
@@ -47,6 +50,7 @@ type bundler struct {
 	patchelf string
 	epoch    *time.Time
 	log      io.Writer
+	meter    meter.Starter
 
 	libSrc   map[string]string    // lib64 file name → source file
 	libAlias map[string]string    // lib64 symlink name → lib64 file name
@@ -91,7 +95,7 @@ func Bundle(o Options) (err error) {
 		}
 	}()
 	b := &bundler{
-		out: out, r: r, patchelf: pe, epoch: o.Epoch, log: o.Log, env: o.Env,
+		out: out, r: r, patchelf: pe, epoch: o.Epoch, log: o.Log, meter: o.Meter, env: o.Env,
 		libSrc: map[string]string{}, libAlias: map[string]string{}, loaders: map[string]bool{},
 		rpaths: map[string][]string{}, times: map[string]time.Time{},
 	}

@@ -45,6 +45,7 @@ func (b *bundler) include(inc Include) error {
 		return fmt.Errorf("failed to create %q: %w", filepath.Dir(dstRoot), err)
 	}
 	n := 0
+	copied := b.meter.Start("copying "+inc.Dest, 0, false)
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -88,18 +89,21 @@ func (b *bundler) include(inc Include) error {
 				return err
 			}
 			n++
+			copied.Add(1)
 			return b.sharedObject(p, dst)
 		case info.Mode().IsRegular():
 			if err := b.copyFile(p, dst, info.Mode().Perm()); err != nil {
 				return err
 			}
 			n++
+			copied.Add(1)
 			return b.sharedObject(p, dst)
 		default:
 			fmt.Fprintf(b.log, "skipping special file %q\n", p)
 		}
 		return nil
 	})
+	copied.Done()
 	if err != nil {
 		return fmt.Errorf("failed to include %q: %w", inc.Src, err)
 	}

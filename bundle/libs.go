@@ -86,15 +86,19 @@ func (b *bundler) addLib(o *object) error {
 func (b *bundler) writeLibs() error {
 	lib64 := filepath.Join(b.out, "lib64")
 	var patch []string
+	copied := b.meter.Start("copying libraries", int64(len(b.libSrc)), false)
 	for _, name := range slices.Sorted(maps.Keys(b.libSrc)) {
 		dst := filepath.Join(lib64, name)
 		if err := b.copyFile(b.libSrc[name], dst, 0o755); err != nil {
+			copied.Done()
 			return err
 		}
 		if !b.loaders[name] {
 			patch = append(patch, dst)
 		}
+		copied.Add(1)
 	}
+	copied.Done()
 	for _, name := range slices.Sorted(maps.Keys(b.libAlias)) {
 		if _, ok := b.libSrc[name]; ok {
 			continue

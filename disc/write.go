@@ -11,12 +11,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/terrapack/terrapack/internal/atomicfile"
 	"github.com/terrapack/terrapack/iso"
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 )
 
@@ -30,6 +32,7 @@ type Options struct {
 	// ExtentSize is passed to iso.Options: 0 for the ISO 9660 maximum;
 	// smaller values make multi-extent files of small ones (tests).
 	ExtentSize int64
+	Meter      meter.Starter // progress of checksumming and writing; nil for none
 }
 
 // Disc file names the verifier relies on.
@@ -69,7 +72,15 @@ func Write(o Options) error {
 	if err := checkUnique(entries); err != nil {
 		return err
 	}
-	sums, err := checksums(entries)
+	var total int64
+	for _, e := range entries {
+		if e.Mode.IsRegular() {
+			total += e.Size
+		}
+	}
+	hashing := o.Meter.Start("checksumming", total, true)
+	sums, err := checksums(counted(entries, hashing))
+	hashing.Done()
 	if err != nil {
 		return err
 	}
@@ -83,9 +94,31 @@ func Write(o Options) error {
 	if o.Epoch != nil {
 		mtime = *o.Epoch
 	}
+	writing := o.Meter.Start("writing "+filepath.Base(o.Output), total, true)
+	defer writing.Done()
 	return atomicfile.Write(o.Output, 0o644, func(f *os.File) error {
-		return iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, entries)
+		return iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, counted(entries, writing))
 	})
+}
+
+// counted returns entries whose contents count in m as they are read.
+func counted(entries []iso.Entry, m meter.Meter) []iso.Entry {
+	out := slices.Clone(entries)
+	for i := range out {
+		if open := out[i].Open; open != nil {
+			out[i].Open = func() (io.ReadCloser, error) {
+				r, err := open()
+				if err != nil {
+					return nil, err
+				}
+				return struct {
+					io.Reader
+					io.Closer
+				}{meter.Reader{R: r, M: m}, r}, nil
+			}
+		}
+	}
+	return out
 }
 
 func discReadme(m *payload.Manifest, runName string) []byte {

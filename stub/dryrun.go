@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
 	"golang.org/x/sys/unix"
@@ -39,7 +40,7 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 	if err := checkSpace(existing, m.UnpackedSize+4096*m.Entries()); err != nil {
 		return err
 	}
-	p.linef("dry run: verifying %s %s (%d files, %s) for %s; nothing is written", m.Name, m.Version, m.Files, human(m.UnpackedSize), target)
+	p.linef("dry run: verifying %s %s (%d files, %s) for %s; nothing is written", m.Name, m.Version, m.Files, meter.Bytes(m.UnpackedSize), target)
 	p.begin("verifying", m.UnpackedSize, m.Files)
 	nw := newTree{}
 	x := &payload.Extractor{DryRun: true, FinalRoot: target, OnEntry: func(r payload.Record) {

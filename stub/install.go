@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
 	"golang.org/x/sys/unix"
@@ -80,7 +81,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	}
 	aside := newAsideFolder(tx.tmp, target)
 
-	p.linef("verifying and installing %s %s (%d files, %s) into %s", m.Name, m.Version, m.Files, human(m.UnpackedSize), target)
+	p.linef("verifying and installing %s %s (%d files, %s) into %s", m.Name, m.Version, m.Files, meter.Bytes(m.UnpackedSize), target)
 	p.begin("installing", m.UnpackedSize, m.Files)
 	recs, err := newRecordWriter(tx.tmp)
 	if err != nil {

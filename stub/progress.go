@@ -7,7 +7,9 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 	"golang.org/x/term"
 )
@@ -70,7 +72,7 @@ func (p *progress) entry(r payload.Record) {
 	if !p.tty {
 		for p.total > 0 && p.quarters < 3 && p.done*4 >= p.total*(p.quarters+1) {
 			p.quarters++
-			fmt.Fprintf(p.w, "%s: %d%% %s\n", p.what, 25*p.quarters, p.counts(time.Now()))
+			fmt.Fprintf(p.w, "%s: %d%% (%s)\n", p.what, 25*p.quarters, p.counts(time.Now()))
 		}
 		return
 	}
@@ -82,13 +84,13 @@ func (p *progress) entry(r payload.Record) {
 
 // counts says how far the step is: bytes, files, rate, time left.
 func (p *progress) counts(now time.Time) string {
-	s := fmt.Sprintf("%s/%s, %d/%d files", human(p.done), human(p.total), p.filesDone, p.files)
+	s := fmt.Sprintf("%s/%s, %d/%d files", meter.Bytes(p.done), meter.Bytes(p.total), p.filesDone, p.files)
 	secs := now.Sub(p.began).Seconds()
 	if secs < 0.2 || p.done == 0 {
 		return s
 	}
 	rate := float64(p.done) / secs
-	s += fmt.Sprintf(", %s/s", human(int64(rate)))
+	s += fmt.Sprintf(", %s/s", meter.Bytes(int64(rate)))
 	if left := float64(p.total-p.done) / rate; left >= 0 {
 		s += fmt.Sprintf(", %s left", (time.Duration(left) * time.Second).Round(time.Second))
 	}
@@ -102,13 +104,10 @@ func (p *progress) draw(now time.Time) {
 		frac = min(float64(p.done)/float64(p.total), 1)
 	}
 	filled := int(frac * width)
-	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	if filled > 0 && filled < width {
-		bar = bar[:filled-1] + ">" + bar[filled:]
-	}
-	line := fmt.Sprintf("%s %3.0f%% [%s] %s", p.what, frac*100, bar, p.counts(now))
-	if w := terminalWidth(p.w); w > 1 && len(line) >= w {
-		line = line[:w-1] // a wrapped line could not be redrawn in place
+	bar := strings.Repeat("█", filled) + strings.Repeat(" ", width-filled)
+	line := fmt.Sprintf("%s %3.0f%% |%s| (%s)", p.what, frac*100, bar, p.counts(now))
+	if w := terminalWidth(p.w); w > 1 && utf8.RuneCountInString(line) >= w {
+		line = string([]rune(line)[:w-1]) // a wrapped line could not be redrawn in place
 	}
 	fmt.Fprintf(p.w, "\r\033[K%s", line)
 	p.shown = true

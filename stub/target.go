@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
 	"golang.org/x/sys/unix"
 )
@@ -144,22 +145,9 @@ func checkSpace(dir string, need int64) error {
 	free := int64(st.Bavail) * int64(st.Bsize)
 	if free < need {
 		return &refusal{
-			msg:  fmt.Sprintf("not enough free space in %q: need %s, have %s", dir, human(need), human(free)),
+			msg:  fmt.Sprintf("not enough free space in %q: need %s, have %s", dir, meter.Bytes(need), meter.Bytes(free)),
 			hint: "free some space or choose a folder on another file system",
 		}
 	}
 	return nil
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -62,6 +62,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			}
 			o.Epoch = epoch
 			o.Log = prog.log(cmd)
+			o.Meter = prog.meter(cmd)
 			var ie *builder.InputError
 			if err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {
 				return &hinted{err, "free space where -o points, or write the installer to another file system"}
@@ -70,7 +71,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			} else if err != nil || isoOut == "" {
 				return err
 			}
-			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch})
+			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter})
 		},
 	}
 	f := cmd.Flags()

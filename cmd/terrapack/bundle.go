@@ -42,6 +42,7 @@ SOURCE_DATE_EPOCH, when set, becomes every file's mtime.`,
 			}
 			o.Epoch = epoch
 			o.Log = prog.log(cmd)
+			o.Meter = prog.meter(cmd)
 			if err := bundle.Bundle(o); err != nil || !localize {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 
 func newISOCmd() *cobra.Command {
 	var o disc.Options
+	var prog progress
 	cmd := &cobra.Command{
 		Use:   "iso INSTALLER.run [EXTRA...] -o OUT.iso",
 		Short: "Wrap an installer into an ISO 9660 image (Rock Ridge, Joliet) for offline sites",
@@ -23,11 +24,13 @@ all of them. SOURCE_DATE_EPOCH, when set, is the image's only date.`,
 				return err
 			}
 			o.Epoch = epoch
+			o.Meter = prog.meter(cmd)
 			return disc.Write(o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "image file to write (required)")
 	cmd.Flags().StringVar(&o.Label, "label", "", "volume label (default NAME_VERSION)")
+	prog.register(cmd)
 	cmd.MarkFlagRequired("output")
 	return cmd
 }

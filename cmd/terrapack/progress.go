@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/terrapack/terrapack/meter"
+	"golang.org/x/term"
+)
+
+// meter says how build steps show their progress on the command's stderr:
+// a github.com/schollz/progressbar/v3 bar on a terminal, a plain line at each
+// quarter otherwise, nothing with --quiet.
+func (p *progress) meter(cmd *cobra.Command) meter.Starter {
+	if p.quiet {
+		return nil
+	}
+	w := cmd.ErrOrStderr()
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return func(what string, total int64, bytes bool) meter.Meter { return startBar(w, what, total, bytes) }
+	}
+	return func(what string, total int64, bytes bool) meter.Meter {
+		return &lines{w: w, what: what, total: total, bytes: bytes, began: time.Now()}
+	}
+}
+
+// frameInterval throttles the bar: unthrottled, the library draws (and
+// syncs) a frame per update.
+const frameInterval = 65 * time.Millisecond
+
+func startBar(w io.Writer, what string, total int64, bytes bool) meter.Meter {
+	if total <= 0 {
+		total = -1 // a spinner with a count
+	}
+	opts := []progressbar.Option{
+		// Not an *os.File: the library fsyncs those after every frame.
+		progressbar.OptionSetWriter(struct{ io.Writer }{w}),
+		progressbar.OptionThrottle(frameInterval),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(24),
+		progressbar.OptionClearOnFinish(),
+	}
+	if bytes {
+		opts = append(opts, progressbar.OptionShowBytes(true)) // with the rate in bytes/s
+	} else {
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("items"))
+	}
+	return bar{progressbar.NewOptions64(total, opts...)}
+}
+
+type bar struct{ b *progressbar.ProgressBar }
+
+func (b bar) Add(n int64) { b.b.Add64(n) }
+func (b bar) Done()       { b.b.Finish(); b.b.Clear() }
+
+// lines prints "what: 25% (…)" at each quarter of a step of known size.
+type lines struct {
+	w                io.Writer
+	what        string
+	total, done int64
+	bytes       bool
+	quarters    int64
+	began       time.Time
+}
+
+func (l *lines) Add(n int64) {
+	l.done += n
+	for l.total > 0 && l.quarters < 3 && l.done*4 >= l.total*(l.quarters+1) {
+		l.quarters++
+		secs := time.Since(l.began).Seconds()
+		rate := float64(l.done) / max(secs, 1e-3)
+		left := time.Duration(float64(l.total-l.done)/rate) * time.Second
+		fmt.Fprintf(l.w, "%s: %d%% (%s of %s, %s/s, %s left)\n", l.what, 25*l.quarters,
+			l.amount(l.done), l.amount(l.total), l.amount(int64(rate)), left.Round(time.Second))
+	}
+}
+
+func (l *lines) Done() {}
+
+func (l *lines) amount(n int64) string {
+	if !l.bytes {
+		return fmt.Sprint(n)
+	}
+	return meter.Bytes(n)
+}
