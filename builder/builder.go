@@ -55,7 +55,7 @@ type Options struct {
 	// folder, or from the archive's tree once unpacked) to the options not
 	// set otherwise: flags win.
 	Configure func(o *Options, c *Config) error
-	Meter         meter.Starter // progress of scan and compression; nil for none
+	Meter     meter.Starter // progress of scan and compression; nil for none
 }
 
 // configure applies root's terrapack.yaml through o.Configure.

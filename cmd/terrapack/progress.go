@@ -61,7 +61,7 @@ func (b bar) Done()       { b.b.Finish(); b.b.Clear() }
 
 // lines prints "what: 25% (…)" at each quarter of a step of known size.
 type lines struct {
-	w                io.Writer
+	w           io.Writer
 	what        string
 	total, done int64
 	bytes       bool
