@@ -57,7 +57,7 @@ type Planner struct {
 	buf     []byte
 }
 
-// NewPlanner plans the relocation of a tree built under buildPrefix; paths
+// New plans the relocation of a tree built under buildPrefix; paths
 // under any of others (the same tree seen from elsewhere, e.g. where it was
 // staged) are rewritten to the install path too.
 func New(buildPrefix string, others ...string) (*Planner, error) {
