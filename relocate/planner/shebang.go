@@ -52,9 +52,7 @@ func startsWithString(head []byte) bool {
 	return false
 }
 
-// These Python matchers are written out rather than as regexps: they run on
-// every line of every Python file of a tree, where hand-written byte tests
-// are cheap.
+// These Python matchers are plain byte tests on one line, no regexps.
 
 // isStringStart reports whether l starts with a string literal: up to two
 // prefix letters (r, b, u, f in any case), then a quote.
