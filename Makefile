@@ -5,7 +5,7 @@ STUB_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 STUB_SRC  := $(shell find stub payload relocate -path relocate/planner -prune -o -name '*.go' -not -name '*_test.go' -print 2>/dev/null) go.mod go.sum
 ARCHES    ?= amd64 arm64
 
-.PHONY: build stubs demo test test-slow bench testvm clean
+.PHONY: build stubs demo test test-slow test-chroot bench testvm clean
 
 # bash with pipefail, so that filtering test output keeps go test's status.
 SHELL := /bin/bash
@@ -33,6 +33,11 @@ test: build
 
 test-slow: build
 	$(GO) test -count=1 -tags slow -timeout 60m -v ./... | $(QUIET_RUNS)
+
+# Terrariums run inside a busybox-only and a Debian 11 chroot (root only;
+# debootstraps Debian 11 once into /var/cache/terrapack-test).
+test-chroot: build
+	$(GO) test -count=1 -tags chroot -timeout 30m -v -run Chroot ./bundle/ | $(QUIET_RUNS)
 
 bench: build
 	./scripts/bench.sh
