@@ -117,7 +117,7 @@ func Build(o Options) error {
 	if err := payload.CheckLevel(o.Compression, o.Level); err != nil {
 		return err
 	}
-	stub, err := Stub(o.Arch)
+	stub, err := Stub(o.Arch, o.Log)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package builder
 import (
 	"embed"
 	"fmt"
+	"io"
 	"io/fs"
 	"sort"
 	"strings"
@@ -11,7 +12,9 @@ import (
 //go:embed stubs
 var stubFS embed.FS
 
-// Arches lists the target architectures whose stub this builder carries.
+// Arches lists the target architectures whose stub this builder carries
+// embedded (`make build`); a builder without any builds stubs on demand
+// (see cachedStub).
 func Arches() []string {
 	entries, _ := fs.ReadDir(stubFS, "stubs")
 	var arches []string
@@ -24,13 +27,16 @@ func Arches() []string {
 	return arches
 }
 
-// Stub returns the installer stub for linux/arch.
-func Stub(arch string) ([]byte, error) {
+// Stub returns the installer stub for linux/arch: the embedded one, or,
+// when this builder carries none (built with plain `go build` or
+// `go install`), one built with the Go toolchain into the user's cache
+// once, saying so on log.
+func Stub(arch string, log io.Writer) ([]byte, error) {
+	if len(Arches()) == 0 {
+		return cachedStub(arch, log)
+	}
 	b, err := stubFS.ReadFile("stubs/linux-" + arch)
 	if err != nil {
-		if len(Arches()) == 0 {
-			return nil, fmt.Errorf("this terrapack was built without installer stubs: build it with `make build`")
-		}
 		return nil, fmt.Errorf("no installer stub for linux/%s (this terrapack has: %s)", arch, strings.Join(Arches(), ", "))
 	}
 	return b, nil

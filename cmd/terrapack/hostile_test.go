@@ -15,7 +15,7 @@ import (
 // with a valid checksum would.
 func craft(t *testing.T, entries []tar.Header) string {
 	t.Helper()
-	stub, err := builder.Stub("amd64")
+	stub, err := builder.Stub("amd64", nil)
 	must(t, err)
 	out := filepath.Join(t.TempDir(), "hostile.run")
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE, 0o755)
