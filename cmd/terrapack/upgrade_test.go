@@ -481,3 +481,33 @@ func TestUpgradeConfigDroppedOrDeleted(t *testing.T) {
 		t.Errorf("config removed: %s", got)
 	}
 }
+
+// Killed after the commit, before the files set aside were moved out: the
+// new tree holds everything (the set-aside files in its .terrapack/aside),
+// and the next run moves them out beside the install.
+func TestUpgradeKilledAfterCommitKeepsSetAsideFiles(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skipf("strace not found, cannot kill at a chosen system call: %v", err)
+	}
+	_, target, run2 := upgradeFixture(t)
+	// renameat: 1 puts the new app.conf beside, 2 moves the aside folder out
+	// (the commit itself is renameat2).
+	r := runCmd(t, nil, strace, "-f", "-o", "/dev/null", "-e", "trace=renameat", "-e", "inject=renameat:signal=KILL:when=2",
+		run2, "--to", target, "--force", "--quiet")
+	if r.code == 0 {
+		t.Fatalf("the kill did not happen:\n%s", r)
+	}
+	if readText(t, filepath.Join(target, "share/version")) != "2.0\n" || readText(t, filepath.Join(target, "etc/app.conf")) != "port=8080 # mine\n" {
+		t.Fatal("the commit did not happen before the kill, or lost the customer's config")
+	}
+	staged := filepath.Join(target, ".terrapack/aside/lib/old/local.cfg")
+	if readText(t, staged) != "mine too\n" {
+		t.Fatal("the set-aside file is not in the committed tree")
+	}
+	r = mustOK(t, runCmd(t, nil, run2, "--to", target, "--force"))
+	if !strings.Contains(r.stderr, "moved the files an interrupted upgrade set aside to "+target+".terrapack-kept") ||
+		readText(t, filepath.Join(target+".terrapack-kept", "lib/old/local.cfg")) != "mine too\n" || exists(staged) {
+		t.Fatalf("the next run did not move the set-aside files out:\n%s", r)
+	}
+}
