@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/terrapack/terrapack/payload"
+	"golang.org/x/sys/unix"
 )
 
 // besideSuffix names the new version of a config file the customer changed.
@@ -515,10 +517,11 @@ func linkTree(src, dst string) error {
 	}
 	if !st.IsDir() {
 		if err := os.Link(src, dst); err != nil {
-			return &refusal{
-				msg:  fmt.Sprintf("cannot carry %q into the new tree: %v", src, err),
-				hint: "the upgrade hard-links what it keeps (nothing is copied); run it as the owner of that file or as root",
+			hint := "the upgrade hard-links what it keeps (nothing is copied); run it as the owner of that file or as root"
+			if errors.Is(err, unix.EXDEV) {
+				hint = "a file system is mounted inside the install: unmount it, upgrade, and mount it again"
 			}
+			return &refusal{msg: fmt.Sprintf("cannot carry %q into the new tree: %v; nothing was changed", src, err), hint: hint}
 		}
 		return nil
 	}
