@@ -389,15 +389,21 @@ func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Skipf("strace not found, cannot kill at a chosen system call: %v", err)
 	}
-	for name, inject := range map[string][]string{
-		"before commit":    {"-e", "trace=renameat2", "-e", "inject=renameat2:signal=KILL"},
-		"while carrying":   {"-e", "trace=linkat", "-e", "inject=linkat:signal=KILL:when=2"},
-		"while extracting": {"-e", "trace=mkdirat", "-e", "inject=mkdirat:signal=KILL:when=3"},
+	// strace counts calls per thread, so each kill point but the one
+	// renameat2 (the commit) is named by the path the call touches.
+	for name, inject := range map[string]func(target string) []string{
+		"before commit": func(string) []string { return []string{"-e", "trace=renameat2", "-e", "inject=renameat2:signal=KILL"} },
+		"while carrying": func(target string) []string {
+			return []string{"-P", filepath.Join(filepath.Dir(target), ".app.terrapack-new/share/notes.txt"), "-e", "inject=linkat:signal=KILL"}
+		},
+		"while extracting": func(target string) []string {
+			return []string{"-P", filepath.Join(filepath.Dir(target), ".app.terrapack-new/share"), "-e", "inject=mkdirat:signal=KILL"}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, target, run2 := upgradeFixture(t)
 			dbInode := inode(t, filepath.Join(target, "var/db/big.db"))
-			r := runCmd(t, nil, strace, append(append([]string{"-f", "-o", "/dev/null"}, inject...), run2, "--to", target, "--force", "--quiet")...)
+			r := runCmd(t, nil, strace, append(append([]string{"-f", "-o", "/dev/null"}, inject(target)...), run2, "--to", target, "--force", "--quiet")...)
 			if r.code == 0 {
 				t.Fatalf("the kill did not happen:\n%s", r)
 			}
@@ -491,9 +497,8 @@ func TestUpgradeKilledAfterCommitKeepsSetAsideFiles(t *testing.T) {
 		t.Skipf("strace not found, cannot kill at a chosen system call: %v", err)
 	}
 	_, target, run2 := upgradeFixture(t)
-	// renameat: 1 puts the new app.conf beside, 2 moves the aside folder out
-	// (the commit itself is renameat2).
-	r := runCmd(t, nil, strace, "-f", "-o", "/dev/null", "-e", "trace=renameat", "-e", "inject=renameat:signal=KILL:when=2",
+	// Killed when it renames .terrapack/aside out.
+	r := runCmd(t, nil, strace, "-f", "-o", "/dev/null", "-P", filepath.Join(target, ".terrapack/aside"), "-e", "inject=renameat:signal=KILL",
 		run2, "--to", target, "--force", "--quiet")
 	if r.code == 0 {
 		t.Fatalf("the kill did not happen:\n%s", r)
