@@ -308,6 +308,25 @@ func TestInstallAtTrickyPaths(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(p, name), []byte(content), 0o755))
 	}
 	must(t, os.Symlink(p+"/etc/app.conf", filepath.Join(p, "conf-link")))
+	// Every trampoline style, with the system's interpreters copied in.
+	scripts := map[string]string{
+		"python3": "import sys; print('0=' + sys.argv[0])",
+		"perl":    "print \"0=$0\\n\";",
+		"ruby":    "puts \"0=#{$0}\"",
+		"tclsh":   "puts \"0=$argv0\"",
+	}
+	for interp, body := range scripts {
+		real, err := filepath.EvalSymlinks("/usr/bin/" + interp)
+		if err != nil {
+			t.Logf("no /usr/bin/%s: its trampoline is not run here", interp)
+			delete(scripts, interp)
+			continue
+		}
+		b, err := os.ReadFile(real)
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(p, "bin", interp), b, 0o755))
+		must(t, os.WriteFile(filepath.Join(p, "bin", "run-"+interp), []byte("#!"+p+"/bin/"+interp+"\n"+body+"\n"), 0o755))
+	}
 	withNode := build(t, p, "--prefix", p)
 	must(t, os.Remove(filepath.Join(p, "bin/node-app")))
 	run := build(t, p, "--prefix", p)
@@ -324,6 +343,12 @@ func TestInstallAtTrickyPaths(t *testing.T) {
 		must(t, err)
 		if string(conf) != "root="+target+"\n" {
 			t.Errorf("at %q: config through the relocated link: %q", target, conf)
+		}
+		for interp := range scripts {
+			script := filepath.Join(target, "bin", "run-"+interp)
+			if r := mustOK(t, runCmd(t, nil, script)); r.stdout != "0="+script+"\n" {
+				t.Errorf("at %q: %s script printed %q", target, interp, r.stdout)
+			}
 		}
 	}
 
