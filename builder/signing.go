@@ -165,8 +165,8 @@ func WriteDetachedSig(path string, signer sshsig.Signer) error {
 	})
 }
 
-// CheckKeyOutside refuses a signing key inside the folder being packed:
-// the private key would be shipped in the installer.
+// CheckKeyOutside refuses a signing key that is, or is inside, source,
+// a file or folder being packed: the private key would be shipped.
 func CheckKeyOutside(key, source string) error {
 	k, err1 := filepath.Abs(key)
 	s, err2 := filepath.Abs(source)
@@ -179,9 +179,9 @@ func CheckKeyOutside(key, source string) error {
 	if real, err := filepath.EvalSymlinks(s); err == nil {
 		s = real
 	}
-	if strings.HasPrefix(k, s+string(filepath.Separator)) {
-		return &SignKeyError{fmt.Errorf("signing key %q is inside the source folder %q: it would be shipped in the installer", key, source),
-			"keep the private key outside the folder you pack"}
+	if k == s || strings.HasPrefix(k, s+string(filepath.Separator)) {
+		return &SignKeyError{fmt.Errorf("signing key %q is inside %q, which is being packed: it would be shipped to customers", key, source),
+			"keep the private key outside what you pack"}
 	}
 	return nil
 }

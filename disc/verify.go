@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/kdomanski/iso9660"
+	"github.com/terrapack/terrapack/iso"
 	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/sshsig"
 )
@@ -74,7 +76,17 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key)
 		return fmt.Errorf("failed to read %s: %w", SumsFile, err)
 	}
 	var problems []string
-	listed := map[string]bool{SumsFile: true}
+	if sum, err := iso.CheckMD5(f); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		fmt.Fprintf(w, "ok  media checksum (MD5 %s, as checkisomd5 checks it)\n", sum)
+	}
+	if line, err := checkSumsSignature(sums, files[SigFile], keys); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		fmt.Fprintf(w, "ok  %s\n", line)
+	}
+	listed := map[string]bool{SumsFile: true, SigFile: files[SigFile] != nil}
 	sc := bufio.NewScanner(bytes.NewReader(sums))
 	for sc.Scan() {
 		want, name, ok := strings.Cut(sc.Text(), "  ")
@@ -116,6 +128,39 @@ func verifyDisc(ctx context.Context, f *os.File, w io.Writer, keys []sshsig.Key)
 		return fmt.Errorf("image %q failed verification:\n  %s", f.Name(), strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// checkSumsSignature checks SHA256SUMS.sig (absent: nil) against sums;
+// with keys, it must be there and by one of them.
+func checkSumsSignature(sums []byte, sigFile *File, keys []sshsig.Key) (string, error) {
+	if sigFile == nil {
+		if keys != nil {
+			return "", fmt.Errorf("%s: missing: the disc is not signed", SigFile)
+		}
+		return SumsFile + " unsigned", nil
+	}
+	armored, err := io.ReadAll(io.LimitReader(sigFile.Reader(), payload.MaxSignatureSize))
+	if err != nil {
+		return "", fmt.Errorf("%s: unreadable: %v", SigFile, err)
+	}
+	sig, err := sshsig.Parse(armored)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", SigFile, err)
+	}
+	digest := sha512.Sum512(sums)
+	switch {
+	case sig.Namespace != payload.SignatureNamespace || sig.HashAlg != "sha512":
+		return "", fmt.Errorf("%s: namespace %q, hash %q; want %q, sha512", SigFile, sig.Namespace, sig.HashAlg, payload.SignatureNamespace)
+	case sig.Verify(digest[:]) != nil:
+		return "", fmt.Errorf("%s: does not match %s (signer's key %s)", SigFile, SumsFile, sig.Fingerprint())
+	case keys == nil:
+		return fmt.Sprintf("%s signed by %s (not checked against a trusted key)", SumsFile, sig.Fingerprint()), nil
+	}
+	k, ok := sshsig.Find(keys, sig.PublicKey)
+	if !ok {
+		return "", fmt.Errorf("%s: signed by %s, not a trusted key; trusted keys tried: %s", SigFile, sig.Fingerprint(), strings.Join(sshsig.Names(keys), ", "))
+	}
+	return SumsFile + " signed by trusted key " + k.String(), nil
 }
 
 // ReadFiles lists every regular file of the image f by slash path, read

@@ -5,6 +5,7 @@ package disc
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -20,15 +21,17 @@ import (
 	"github.com/terrapack/terrapack/iso"
 	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/sshsig"
 )
 
 // Options describe an ISO image for offline sites.
 type Options struct {
-	Installer string     // the .run to put at the root under its own name
-	Extra     []string   // more files or folders, placed at the root under their names
-	Output    string     // the .iso to write
-	Label     string     // volume label; default NAME_VERSION from the installer
-	Epoch     *time.Time // SOURCE_DATE_EPOCH; default: the installer's manifest has none, so 1980-01-01
+	Installer string        // the .run to put at the root under its own name
+	Extra     []string      // more files or folders, placed at the root under their names
+	Output    string        // the .iso to write
+	Label     string        // volume label; default NAME_VERSION from the installer
+	Epoch     *time.Time    // SOURCE_DATE_EPOCH; default: the newest modification time of the files put on it
+	Signer    sshsig.Signer // signs SHA256SUMS into SHA256SUMS.sig when not nil
 	// ExtentSize is passed to iso.Options: 0 for the ISO 9660 maximum;
 	// smaller values make multi-extent files of small ones (tests).
 	ExtentSize int64
@@ -38,11 +41,15 @@ type Options struct {
 // Disc file names the verifier relies on.
 const (
 	SumsFile   = "SHA256SUMS"
+	SigFile    = SumsFile + ".sig" // ssh-keygen -Y sign -n terrapack of SHA256SUMS
 	ReadmeFile = "README.txt"
 )
 
-// Write writes the image: the installer, README.txt with the install
-// command, any extra files, and SHA256SUMS over all of them.
+// Write writes the image: the installer, README.txt with the install and
+// check commands, any extra files, SHA256SUMS over all of them and, with a
+// signer, SHA256SUMS.sig; then the media checksum that checkisomd5 reads.
+// Every date on the image is o.Epoch, else the newest modification time of
+// the files it holds, so that the same files give the same image.
 func Write(o Options) error {
 	f, err := os.Open(o.Installer)
 	if err != nil {
@@ -55,19 +62,18 @@ func Write(o Options) error {
 	}
 	runName := filepath.Base(o.Installer)
 	entries := []iso.Entry{}
-	e, err := iso.FromFile(runName, o.Installer)
-	if err != nil {
-		return err
-	}
-	entries = append(entries, e)
-	for _, x := range o.Extra {
-		more, err := treeEntries(x)
+	var newest time.Time
+	for _, x := range append([]string{o.Installer}, o.Extra...) {
+		more, t, err := treeEntries(x)
 		if err != nil {
 			return err
 		}
 		entries = append(entries, more...)
+		if t.After(newest) {
+			newest = t
+		}
 	}
-	readme := discReadme(in.Manifest, runName)
+	readme := discReadme(in.Manifest, runName, o.Signer)
 	entries = append(entries, memEntry(ReadmeFile, readme))
 	if err := checkUnique(entries); err != nil {
 		return err
@@ -85,19 +91,30 @@ func Write(o Options) error {
 		return err
 	}
 	entries = append(entries, memEntry(SumsFile, sums))
+	if o.Signer != nil {
+		digest := sha512.Sum512(sums)
+		sig, err := sshsig.Sign(o.Signer, payload.SignatureNamespace, "sha512", digest[:])
+		if err != nil {
+			return err
+		}
+		entries = append(entries, memEntry(SigFile, sig.Marshal()))
+	}
 
 	label := o.Label
 	if label == "" {
 		label = strings.TrimSuffix(in.Manifest.Name+"_"+in.Manifest.Version, "_")
 	}
-	var mtime time.Time
+	mtime := newest
 	if o.Epoch != nil {
 		mtime = *o.Epoch
 	}
 	writing := o.Meter.Start("writing "+filepath.Base(o.Output), total, true)
 	defer writing.Done()
 	return atomicfile.Write(o.Output, 0o644, func(f *os.File) error {
-		return iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, counted(entries, writing))
+		if err := iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, counted(entries, writing)); err != nil {
+			return err
+		}
+		return iso.ImplantMD5(f)
 	})
 }
 
@@ -121,9 +138,10 @@ func counted(entries []iso.Entry, m meter.Meter) []iso.Entry {
 	return out
 }
 
-func discReadme(m *payload.Manifest, runName string) []byte {
+func discReadme(m *payload.Manifest, runName string, signer sshsig.Signer) []byte {
 	title := strings.TrimSpace(m.Name + " " + m.Version)
-	return []byte(fmt.Sprintf(`%s — installer disc
+	var b strings.Builder
+	fmt.Fprintf(&b, `%s — installer disc
 
 To install, mount this disc and run (as a user who may write to the target):
 
@@ -132,16 +150,29 @@ To install, mount this disc and run (as a user who may write to the target):
 Choose any folder with --to. Other options: --check (verify, install
 nothing), --info, --list, --force (replace an earlier install), --help.
 
-To check the disc's files first:
+To check the disc first, on any Linux:
 
-    cd /media/cdrom && sha256sum -c %s
-`, title, runName, m.DefaultTarget, SumsFile))
+    cd /media/cdrom && sha256sum -c %s    # every file is intact
+    checkisomd5 /dev/cdrom                       # the whole disc (package isomd5sum)
+`, title, runName, m.DefaultTarget, SumsFile)
+	if signer != nil {
+		fmt.Fprintf(&b, `
+%s is signed with the ed25519 key %s.
+With the publisher's public key in a file allowed_signers, as one line
+"publisher ssh-ed25519 AAAA…" (get it from the publisher, not from this disc):
+
+    ssh-keygen -Y verify -f allowed_signers -I publisher -n %s         -s %s < %s
+`, SumsFile, sshsig.Fingerprint(signer.PublicKey()), payload.SignatureNamespace, SigFile, SumsFile)
+	}
+	return []byte(b.String())
 }
 
-// treeEntries lists the host file or folder p for the image, under its base name.
-func treeEntries(p string) ([]iso.Entry, error) {
+// treeEntries lists the host file or folder p for the image, under its
+// base name, with the newest modification time found.
+func treeEntries(p string) ([]iso.Entry, time.Time, error) {
 	root := filepath.Clean(p)
 	var entries []iso.Entry
+	var newest time.Time
 	err := filepath.WalkDir(root, func(hp string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("failed to read %q: %w", hp, err)
@@ -151,10 +182,17 @@ func treeEntries(p string) ([]iso.Entry, error) {
 		if err != nil {
 			return err
 		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("failed to stat %q: %w", hp, err)
+		}
+		if info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
 		entries = append(entries, e)
 		return nil
 	})
-	return entries, err
+	return entries, newest, err
 }
 
 func memEntry(name string, b []byte) iso.Entry {

@@ -161,6 +161,9 @@ func (d *descriptor) encode() []byte {
 	putVolumeDate(b[847:], time.Time{}) // expiration
 	putVolumeDate(b[864:], time.Time{}) // effective
 	b[881] = 1                          // file structure version
+	// Application use: spaces, as media-check tools (implantisomd5) want
+	// before they write their checksum there; ImplantMD5 fills it.
+	putASCII(b[appUseOffset:appUseOffset+appUseSize], "")
 	return b
 }
 

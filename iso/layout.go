@@ -370,7 +370,7 @@ func imageTime(t time.Time) time.Time {
 
 // allocate assigns sectors: system area, volume descriptors, path
 // tables, primary directories, Rock Ridge continuation areas, Joliet
-// directories, then file data.
+// directories, file data, then padding.
 func (l *layout) allocate() error {
 	next := int64(systemAreaSectors + 3) // PVD, Joliet SVD, terminator
 	take := func(size int64) uint32 {
@@ -416,6 +416,9 @@ func (l *layout) allocate() error {
 			}
 		}
 	}
+	// Media checkers (checkisomd5) skip the last sectors, where readers
+	// of real discs fail; padding keeps every file inside the checksum.
+	next += mediaSkipSectors
 	if next > math.MaxUint32 {
 		return fmt.Errorf("image too large: %d sectors exceed the ISO 9660 limit", next)
 	}

@@ -17,6 +17,10 @@
 //   - L and M path tables for both trees;
 //   - files of 4 GiB and more as multi-extent files (interchange level 3).
 //
+//   - 15 sectors of padding at the end and spaces in the primary
+//     descriptor's application-use area, where ImplantMD5 then writes the
+//     media checksum of isomd5sum (checkisomd5).
+//
 // Output is deterministic: entries are sorted, the only date recorded
 // is Options.ModTime, and equal inputs give byte-identical images.
 // Directories deeper than 8 levels are recorded as they are, without

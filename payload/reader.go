@@ -167,10 +167,7 @@ func (e *SignatureError) Error() string {
 // that is not signed by one of keys; it returns the matching key. The
 // signature itself is checked by Stream, in the pass over the file.
 func (in *Installer) RequireSigner(keys []sshsig.Key) (sshsig.Key, error) {
-	tried := make([]string, len(keys))
-	for i, k := range keys {
-		tried[i] = k.String()
-	}
+	tried := sshsig.Names(keys)
 	if in.Signature == nil {
 		return sshsig.Key{}, &SignatureError{Kind: Unsigned, Tried: tried}
 	}

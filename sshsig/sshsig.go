@@ -319,6 +319,15 @@ func allowsNamespace(prefix []string, namespace string) bool {
 	return false
 }
 
+// Names describes each key of keys as Key.String does.
+func Names(keys []Key) []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.String()
+	}
+	return names
+}
+
 // Find returns the key in keys equal to pub.
 func Find(keys []Key, pub ed25519.PublicKey) (Key, bool) {
 	for _, k := range keys {

@@ -71,7 +71,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			} else if err != nil || isoOut == "" {
 				return err
 			}
-			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter})
+			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter, Signer: o.Signer})
 		},
 	}
 	f := cmd.Flags()
@@ -136,8 +136,8 @@ func applyConfig(cmd *cobra.Command, o *builder.Options, c *builder.Config, sign
 }
 
 // loadSigner loads the signing key at path ("~/" is the home folder),
-// refusing one inside the folder being packed.
-func loadSigner(path, source string) (sshsig.Signer, error) {
+// refusing one inside a folder being packed.
+func loadSigner(path string, packed ...string) (sshsig.Signer, error) {
 	if rest, ok := strings.CutPrefix(path, "~/"); ok {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -145,7 +145,12 @@ func loadSigner(path, source string) (sshsig.Signer, error) {
 		}
 		path = filepath.Join(home, rest)
 	}
-	err := builder.CheckKeyOutside(path, source)
+	var err error
+	for _, p := range packed {
+		if err == nil {
+			err = builder.CheckKeyOutside(path, p)
+		}
+	}
 	var s sshsig.Signer
 	if err == nil {
 		s, err = builder.LoadSigner(path)

@@ -10,12 +10,16 @@ import (
 func newISOCmd() *cobra.Command {
 	var o disc.Options
 	var prog progress
+	var signKey string
 	cmd := &cobra.Command{
 		Use:   "iso INSTALLER.run [EXTRA...] -o OUT.iso",
 		Short: "Wrap an installer into an ISO 9660 image (Rock Ridge, Joliet) for offline sites",
 		Long: `Write an ISO image holding the installer under its own name, README.txt
-with the install command, any EXTRA files or folders, and SHA256SUMS over
-all of them. SOURCE_DATE_EPOCH, when set, is the image's only date.`,
+with the install and check commands, any EXTRA files or folders, SHA256SUMS
+over all of them (signed into SHA256SUMS.sig with --sign KEY, an OpenSSH
+ed25519 private key), and a media checksum that checkisomd5 checks.
+Every date on it is SOURCE_DATE_EPOCH when set, else the newest
+modification time of the files it holds.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Installer, o.Extra = args[0], args[1:]
@@ -25,12 +29,18 @@ all of them. SOURCE_DATE_EPOCH, when set, is the image's only date.`,
 			}
 			o.Epoch = epoch
 			o.Meter = prog.meter(cmd)
+			if signKey != "" {
+				if o.Signer, err = loadSigner(signKey, o.Extra...); err != nil {
+					return err
+				}
+			}
 			return disc.Write(o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "image file to write (required)")
 	cmd.Flags().StringVar(&o.Label, "label", "", "volume label (default NAME_VERSION)")
 	prog.register(cmd)
+	cmd.Flags().StringVar(&signKey, "sign", "", "sign SHA256SUMS with this OpenSSH ed25519 private key file")
 	cmd.MarkFlagRequired("output")
 	return cmd
 }

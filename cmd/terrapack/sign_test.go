@@ -273,7 +273,7 @@ func TestSignWithPassphrase(t *testing.T) {
 	}
 	// A key inside the source folder would be shipped: refused.
 	must(t, os.WriteFile(filepath.Join(src, "signing.key"), readFile(t, plain), 0o600))
-	mustFail(t, terrapack(t, "build", src, "-o", out2, "--sign", filepath.Join(src, "signing.key")), 1, "inside the source folder")
+	mustFail(t, terrapack(t, "build", src, "-o", out2, "--sign", filepath.Join(src, "signing.key")), 1, "which is being packed")
 }
 
 // startAgent runs a real ssh-agent for the test and returns its socket.
