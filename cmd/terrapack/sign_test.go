@@ -271,6 +271,42 @@ func TestSignWithPassphrase(t *testing.T) {
 	if !bytes.Equal(readFile(t, out), readFile(t, out2)) {
 		t.Error("agent-signed and file-signed installers differ")
 	}
+	// On a terminal the passphrase is asked (script(1) gives the build a
+	// pty and types it); a wrong one is refused.
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Logf("not testing the passphrase prompt: script(1) is not installed (util-linux): %v", err)
+	} else {
+		for pass, want := range map[string]int{"correct horse": 0, "wrong": 1} {
+			out3 := filepath.Join(t.TempDir(), "app.run")
+			cmd := exec.Command("script", "-qec", terrapackBin+" build '"+src+"' -o '"+out3+"' -q --sign '"+key+"'", "/dev/null")
+			cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=", epoch)
+			stdin, _ := cmd.StdinPipe()
+			var outb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &outb, &outb
+			must(t, cmd.Start())
+			time.Sleep(500 * time.Millisecond) // let it reach the prompt
+			stdin.Write([]byte(pass + "\n"))
+			err := cmd.Wait()
+			code := cmd.ProcessState.ExitCode()
+			switch {
+			case code != want:
+				t.Errorf("passphrase %q: exit %d (%v), want %d:\n%s", pass, code, err, want, outb.String())
+			case want == 0 && !bytes.Equal(readBytes(t, out3), readBytes(t, out)):
+				t.Error("the key unlocked at the prompt signs other bytes than through the agent")
+			case want == 1 && !strings.Contains(outb.String(), "wrong passphrase"):
+				t.Errorf("wrong passphrase not said:\n%s", outb.String())
+			case !strings.Contains(outb.String(), "Enter passphrase for "):
+				t.Errorf("no prompt:\n%s", outb.String())
+			}
+		}
+	}
+	// sign: in terrapack.yaml, with the key outside the tree.
+	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("sign: "+plain+"\n"), 0o644))
+	out4 := filepath.Join(t.TempDir(), "app.run")
+	mustOK(t, runCmd(t, []string{"SSH_AUTH_SOCK="}, terrapackBin, "build", src, "-o", out4, "-q"))
+	mustOK(t, runCmd(t, nil, out4, "--check", "--verify-key", key+".pub"))
+	must(t, os.Remove(filepath.Join(src, "terrapack.yaml")))
+
 	// A key inside the source folder would be shipped: refused.
 	must(t, os.WriteFile(filepath.Join(src, "signing.key"), readFile(t, plain), 0o600))
 	mustFail(t, terrapack(t, "build", src, "-o", out2, "--sign", filepath.Join(src, "signing.key")), 1, "which is being packed")
