@@ -291,7 +291,7 @@ func TestSignWithPassphrase(t *testing.T) {
 			switch {
 			case code != want:
 				t.Errorf("passphrase %q: exit %d (%v), want %d:\n%s", pass, code, err, want, outb.String())
-			case want == 0 && !bytes.Equal(readBytes(t, out3), readBytes(t, out)):
+			case want == 0 && !bytes.Equal(readFile(t, out3), readFile(t, out)):
 				t.Error("the key unlocked at the prompt signs other bytes than through the agent")
 			case want == 1 && !strings.Contains(outb.String(), "wrong passphrase"):
 				t.Errorf("wrong passphrase not said:\n%s", outb.String())
