@@ -339,10 +339,13 @@ func Find(keys []Key, pub ed25519.PublicKey) (Key, bool) {
 }
 
 // LoadKeys reads the trusted keys named by arg, as --verify-key takes
-// them: one key given inline ("ssh-ed25519 AAAA…"), or the name of a file
-// of authorized_keys or allowed_signers lines.
+// them: one key given inline ("ssh-ed25519 AAAA…"; another type is
+// refused by name), or the name of a file of authorized_keys or
+// allowed_signers lines.
 func LoadKeys(arg, namespace string) ([]Key, error) {
-	if strings.HasPrefix(strings.TrimSpace(arg), KeyType+" ") {
+	t := strings.TrimSpace(arg)
+	keyLine := strings.HasPrefix(t, "ssh-") || strings.HasPrefix(t, "ecdsa-") || strings.HasPrefix(t, "sk-")
+	if keyLine && strings.Contains(t, " ") {
 		return ParseKeys([]byte(arg), "the key given inline", namespace)
 	}
 	b, err := os.ReadFile(arg)

@@ -28,7 +28,7 @@ func checkSigner(in *payload.Installer, arg string) (string, error) {
 	}
 	keys, err := sshsig.LoadKeys(arg, payload.SignatureNamespace)
 	if err != nil {
-		return "", &refusal{msg: err.Error(),
+		return "", &usageError{msg: err.Error(),
 			hint: "give --verify-key the publisher's public key: a file of \"ssh-ed25519 AAAA…\" or allowed_signers lines, or one key inline"}
 	}
 	k, err := in.RequireSigner(keys)

@@ -38,6 +38,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source = args[0]
+			var signer sshsig.Signer // also signs the --iso disc
 			// Build calls this with the tree's terrapack.yaml, which for an
 			// archive is known only once it is unpacked.
 			o.Configure = func(o *builder.Options, c *builder.Config) error {
@@ -48,8 +49,8 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 					return &hinted{errors.New("--detached-sig needs --sign KEY"), "name the ed25519 private key to sign with"}
 				}
 				if signKey != "" {
-					signer, err := loadSigner(signKey, o.Source)
-					if err != nil {
+					var err error
+					if signer, err = loadSigner(signKey, o.Source); err != nil {
 						return err
 					}
 					o.Signer = signer
@@ -71,7 +72,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			} else if err != nil || isoOut == "" {
 				return err
 			}
-			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter, Signer: o.Signer})
+			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter, Signer: signer})
 		},
 	}
 	f := cmd.Flags()

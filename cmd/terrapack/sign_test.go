@@ -154,6 +154,11 @@ func TestSignatureRefused(t *testing.T) {
 	mustFail(t, r, 3, "signed by a key that is not trusted", "signer's key "+fp, "trusted keys tried: "+otherFP)
 	assertClean(t, base)
 
+	// Keys that cannot be read: a usage error, nothing written.
+	mustFail(t, runCmd(t, nil, run, "--to", filepath.Join(base, "app"), "--verify-key", filepath.Join(base, "missing.pub")), 2, "cannot read the trusted keys", "hint: give --verify-key the publisher's public key")
+	mustFail(t, runCmd(t, nil, run, "--to", filepath.Join(base, "app"), "--verify-key", "ssh-rsa AAAAB3NzaC1yc2E= x"), 2, "ssh-rsa keys are not supported")
+	assertClean(t, base)
+
 	try("unsigned", unsigned, false, "the installer is not signed", "hint: nothing was installed")
 	try("other signer", intruder, true, "not trusted", "signer's key "+otherFP)
 
