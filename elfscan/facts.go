@@ -59,6 +59,16 @@ func IsELF(head []byte) bool {
 // Only program headers and the dynamic segment are trusted (that is what the
 // dynamic loader uses); section headers only help to size .dynsym.
 func ReadFacts(r io.ReaderAt) (*Facts, error) {
+	p, err := openELF(r)
+	if p == nil || err != nil {
+		return nil, err
+	}
+	return p.facts()
+}
+
+// openELF reads the identification, header and program headers of r;
+// (nil, nil) when r is not ELF.
+func openELF(r io.ReaderAt) (*elfParser, error) {
 	var ident [elf.EI_NIDENT]byte
 	n, err := r.ReadAt(ident[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -86,7 +96,10 @@ func ReadFacts(r io.ReaderAt) (*Facts, error) {
 	if p.class != elf.ELFCLASS32 && p.class != elf.ELFCLASS64 {
 		return nil, fmt.Errorf("unsupported ELF class %d", ident[elf.EI_CLASS])
 	}
-	return p.parse()
+	if err := p.header(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // elfParser reads the fields of one ELF file with bounds checked against its size.
@@ -96,11 +109,16 @@ type elfParser struct {
 	bo    binary.ByteOrder
 	class elf.Class
 
-	loads []elfSegment // PT_LOAD, to map virtual addresses to file offsets
+	typ                     elf.Type
+	machine                 elf.Machine
+	shoff, shentsize, shnum uint64
+	progs                   []elfSegment
+	loads                   []elfSegment // PT_LOAD, to map virtual addresses to file offsets
 }
 
 type elfSegment struct {
 	typ                elf.ProgType
+	flags              elf.ProgFlag
 	off, vaddr, filesz uint64
 }
 
@@ -133,41 +151,48 @@ func (p *elfParser) read(off, n uint64, what string) ([]byte, error) {
 	return buf, nil
 }
 
-func (p *elfParser) parse() (*Facts, error) {
+// header reads the ELF header and the program headers.
+func (p *elfParser) header() error {
 	hdrSize := uint64(52)
 	if p.is64() {
 		hdrSize = 64
 	}
 	hdr, err := p.read(0, hdrSize, "ELF header")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	facts := &Facts{Class: p.class, Machine: elf.Machine(p.bo.Uint16(hdr[18:]))}
-
+	p.typ, p.machine = elf.Type(p.bo.Uint16(hdr[16:])), elf.Machine(p.bo.Uint16(hdr[18:]))
 	// Offsets of e_phoff, e_shoff and e_phentsize differ between classes.
-	var phoff, shoff uint64
+	var phoff uint64
 	var rest []byte
 	if p.is64() {
-		phoff, shoff, rest = p.bo.Uint64(hdr[32:]), p.bo.Uint64(hdr[40:]), hdr[52:]
+		phoff, p.shoff, rest = p.bo.Uint64(hdr[32:]), p.bo.Uint64(hdr[40:]), hdr[52:]
 	} else {
-		phoff, shoff, rest = uint64(p.bo.Uint32(hdr[28:])), uint64(p.bo.Uint32(hdr[32:])), hdr[40:]
+		phoff, p.shoff, rest = uint64(p.bo.Uint32(hdr[28:])), uint64(p.bo.Uint32(hdr[32:])), hdr[40:]
 	}
 	phentsize, phnum := uint64(p.bo.Uint16(rest[2:])), uint64(p.bo.Uint16(rest[4:]))
-	shentsize, shnum := uint64(p.bo.Uint16(rest[6:])), uint64(p.bo.Uint16(rest[8:]))
-
-	progs, err := p.readProgs(phoff, phentsize, phnum)
-	if err != nil {
-		return nil, err
+	p.shentsize, p.shnum = uint64(p.bo.Uint16(rest[6:])), uint64(p.bo.Uint16(rest[8:]))
+	if p.progs, err = p.readProgs(phoff, phentsize, phnum); err != nil {
+		return err
 	}
+	for _, prog := range p.progs {
+		if prog.typ == elf.PT_LOAD {
+			p.loads = append(p.loads, prog)
+		}
+	}
+	return nil
+}
+
+func (p *elfParser) facts() (*Facts, error) {
+	facts := &Facts{Class: p.class, Machine: p.machine}
 	var dynSeg *elfSegment
-	for i := range progs {
-		switch prog := &progs[i]; prog.typ {
-		case elf.PT_LOAD:
-			p.loads = append(p.loads, *prog)
+	for i := range p.progs {
+		switch prog := &p.progs[i]; prog.typ {
 		case elf.PT_INTERP:
 			if facts.Interp != nil {
 				return nil, errors.New("more than one PT_INTERP segment")
 			}
+			var err error
 			if facts.Interp, err = p.readInterp(prog); err != nil {
 				return nil, err
 			}
@@ -180,7 +205,7 @@ func (p *elfParser) parse() (*Facts, error) {
 	if dynSeg == nil {
 		return facts, nil
 	}
-	if err := p.readDynamic(facts, dynSeg, shoff, shentsize, shnum); err != nil {
+	if err := p.readDynamic(facts, dynSeg); err != nil {
 		return nil, err
 	}
 	return facts, nil
@@ -206,9 +231,11 @@ func (p *elfParser) readProgs(phoff, phentsize, phnum uint64) ([]elfSegment, err
 		b := buf[uint64(i)*phentsize:]
 		progs[i].typ = elf.ProgType(p.bo.Uint32(b))
 		if p.is64() {
+			progs[i].flags = elf.ProgFlag(p.bo.Uint32(b[4:]))
 			progs[i].off, progs[i].vaddr, progs[i].filesz = p.bo.Uint64(b[8:]), p.bo.Uint64(b[16:]), p.bo.Uint64(b[32:])
 		} else {
 			progs[i].off, progs[i].vaddr, progs[i].filesz = uint64(p.bo.Uint32(b[4:])), uint64(p.bo.Uint32(b[8:])), uint64(p.bo.Uint32(b[16:]))
+			progs[i].flags = elf.ProgFlag(p.bo.Uint32(b[24:]))
 		}
 	}
 	return progs, nil
@@ -239,23 +266,34 @@ func (p *elfParser) fileOffset(vaddr uint64) (uint64, bool) {
 	return 0, false
 }
 
-func (p *elfParser) readDynamic(facts *Facts, seg *elfSegment, shoff, shentsize, shnum uint64) error {
+// dynamics reads the entries of the dynamic segment up to DT_NULL.
+func (p *elfParser) dynamics(seg *elfSegment) ([]elfDyn, error) {
 	buf, err := p.read(seg.off, seg.filesz, "dynamic segment")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	entSize := 8
 	if p.is64() {
 		entSize = 16
 	}
 	var dyns []elfDyn
-	addr := map[elf.DynTag]uint64{}
 	for b := buf; len(b) >= entSize; b = b[entSize:] {
 		d := elfDyn{tag: elf.DynTag(p.word(b, 0)), val: p.word(b, entSize/2)}
 		if d.tag == elf.DT_NULL {
 			break
 		}
 		dyns = append(dyns, d)
+	}
+	return dyns, nil
+}
+
+func (p *elfParser) readDynamic(facts *Facts, seg *elfSegment) error {
+	dyns, err := p.dynamics(seg)
+	if err != nil {
+		return err
+	}
+	addr := map[elf.DynTag]uint64{}
+	for _, d := range dyns {
 		switch d.tag {
 		case elf.DT_STRTAB, elf.DT_STRSZ, elf.DT_SYMTAB, elf.DT_HASH, elf.DT_GNU_HASH,
 			elf.DT_VERNEED, elf.DT_VERNEEDNUM, elf.DT_VERDEF, elf.DT_VERDEFNUM:
@@ -285,7 +323,7 @@ func (p *elfParser) readDynamic(facts *Facts, seg *elfSegment, shoff, shentsize,
 		return err
 	}
 
-	symOffs, complete, err := p.symbolNames(addr, shoff, shentsize, shnum)
+	symOffs, complete, err := p.symbolNames(addr)
 	if err != nil {
 		return err
 	}
@@ -377,7 +415,7 @@ func elfStringEnds(tab []byte, offs []uint64) map[uint64]int {
 
 // symbolNames returns the name offsets of all dynamic symbols. complete is
 // false when the symbol table exists but its size cannot be determined.
-func (p *elfParser) symbolNames(addr map[elf.DynTag]uint64, shoff, shentsize, shnum uint64) (offs []uint64, complete bool, err error) {
+func (p *elfParser) symbolNames(addr map[elf.DynTag]uint64) (offs []uint64, complete bool, err error) {
 	symVaddr, ok := addr[elf.DT_SYMTAB]
 	if !ok {
 		return nil, true, nil
@@ -390,7 +428,7 @@ func (p *elfParser) symbolNames(addr map[elf.DynTag]uint64, shoff, shentsize, sh
 	if p.is64() {
 		entSize = 24
 	}
-	count, ok, err := p.symbolCount(addr, symVaddr, shoff, shentsize, shnum)
+	count, ok, err := p.symbolCount(addr, symVaddr)
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -411,8 +449,8 @@ func (p *elfParser) symbolNames(addr map[elf.DynTag]uint64, shoff, shentsize, sh
 
 // symbolCount sizes the dynamic symbol table from the SHT_DYNSYM section
 // header, else from DT_HASH, else from DT_GNU_HASH.
-func (p *elfParser) symbolCount(addr map[elf.DynTag]uint64, symVaddr, shoff, shentsize, shnum uint64) (uint64, bool, error) {
-	if n, ok := p.dynsymSectionCount(symVaddr, shoff, shentsize, shnum); ok {
+func (p *elfParser) symbolCount(addr map[elf.DynTag]uint64, symVaddr uint64) (uint64, bool, error) {
+	if n, ok := p.dynsymSectionCount(symVaddr); ok {
 		return n, true, nil
 	}
 	if v, ok := addr[elf.DT_HASH]; ok {
@@ -440,7 +478,8 @@ func (p *elfParser) symbolCount(addr map[elf.DynTag]uint64, symVaddr, shoff, she
 
 // dynsymSectionCount uses section headers when present; they are optional,
 // so any inconsistency just means "unknown".
-func (p *elfParser) dynsymSectionCount(symVaddr, shoff, shentsize, shnum uint64) (uint64, bool) {
+func (p *elfParser) dynsymSectionCount(symVaddr uint64) (uint64, bool) {
+	shoff, shentsize, shnum := p.shoff, p.shentsize, p.shnum
 	minSize := uint64(40)
 	if p.is64() {
 		minSize = 64
