@@ -168,8 +168,8 @@ func Build(o Options) error {
 	}
 	if len(m.Relocation) > 0 {
 		limit := "no limit on the install path"
-		if n := plan.MaxTargetLen(); n >= 0 {
-			limit = fmt.Sprintf("install paths up to %d bytes", n)
+		if ls := plan.Limits(); len(ls) > 0 {
+			limit = fmt.Sprintf("install paths up to %d bytes (set by %s)", ls[0].Max, ls[0].Name)
 		}
 		o.logf("relocation from %s: %d files and %d symlinks rewritten at install, %d kept as they are, %d stale Python caches omitted; %s (terrapack inspect --relocations)",
 			plan.BuildPrefix, len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted), limit)

@@ -51,7 +51,7 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 	default:
 		return nil, fmt.Errorf("build prefix %q does not match the plan's %q", vars.BuildPrefix, pl.BuildPrefix)
 	}
-	if l, ok := pl.tightest(); ok && len(vars.Prefix) > l.max {
+	if l, ok := pl.tightest(); ok && len(vars.Prefix) > l.Max {
 		return nil, tooLong(vars.Prefix, pl.BuildPrefix, l)
 	}
 	if err := pl.checkPython2(vars.Prefix); err != nil {
@@ -83,14 +83,14 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 }
 
 // tooLong explains why an install path is refused and what to do about it.
-func tooLong(prefix, buildPrefix string, l limit) error {
+func tooLong(prefix, buildPrefix string, l Limit) error {
 	fix := "install to a shorter path, or build the package under a longer prefix (it was built under %q, %d bytes)"
 	if l.script {
 		fix = "install to a shorter path (it was built under %q, %d bytes)"
 	}
 	return &TargetError{
 		Msg: fmt.Sprintf("install path %q is %d bytes long, but this package allows at most %d: in %q, %s; "+fix,
-			prefix, len(prefix), l.max, l.name, l.why, buildPrefix, len(buildPrefix)),
+			prefix, len(prefix), l.Max, l.Name, l.Why, buildPrefix, len(buildPrefix)),
 		Hint: "choose a shorter --to; the message above says how long it may be",
 	}
 }
@@ -115,7 +115,7 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 	}
 	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
 		for _, s := range f.Strings {
-			if err := patchString(file, s, old, old.replace(s.Value, prefix)); err != nil {
+			if err := patchString(file, s, old, prefix); err != nil {
 				return fmt.Errorf("failed to relocate %q: %w", written, err)
 			}
 		}
@@ -137,7 +137,7 @@ func interpPath(v string, old Prefixes, prefix string) string {
 
 // patchString rewrites one planned string in place after checking that the
 // file holds what was planned.
-func patchString(f *os.File, s BinString, old Prefixes, value string) error {
+func patchString(f *os.File, s BinString, old Prefixes, prefix string) error {
 	buf := make([]byte, len(s.Value)+1)
 	if _, err := f.ReadAt(buf, s.Offset); err != nil {
 		return fmt.Errorf("failed to read the string at offset %d: %w", s.Offset, err)
@@ -145,26 +145,63 @@ func patchString(f *os.File, s BinString, old Prefixes, value string) error {
 	if string(buf[:len(s.Value)]) != s.Value || buf[len(s.Value)] != 0 {
 		return fmt.Errorf("the string at offset %d is not %q as planned: the payload was changed after planning", s.Offset, s.Value)
 	}
-	if len(value) > s.Capacity {
-		return fmt.Errorf("%q does not fit the %d bytes at offset %d", value, s.Capacity, s.Offset)
-	}
-	// The old bytes after the new string's NUL stay, so that a string the
-	// linker merged into this one's tail (PY_VERSION "3.11.7" inside
-	// ".../versions/3.11.7") still reads the same. Only up to the first byte
-	// of the last prefix occurrence is cleared, so no whole copy of the old
-	// prefix is left behind.
-	b := append([]byte(value), 0)
-	last := -1
-	for i, n := old.Index(s.Value, 0); i >= 0; i, n = old.Index(s.Value, i+n) {
-		last = i
-	}
-	if last >= len(b) {
-		b = append(b, make([]byte, last+1-len(b))...)
+	b, err := s.rewrite(old, prefix)
+	if err != nil {
+		return err
 	}
 	if _, err := f.WriteAt(b, s.Offset); err != nil {
 		return fmt.Errorf("failed to write the string at offset %d: %w", s.Offset, err)
 	}
 	return nil
+}
+
+// rewrite returns the bytes to write at s.Offset for install path prefix.
+func (s BinString) rewrite(old Prefixes, prefix string) ([]byte, error) {
+	if s.Inner == 0 {
+		// Same length: each prefix becomes the install path padded with '/'.
+		var b []byte
+		last := 0
+		for i, n := old.Index(s.Value, 0); i >= 0; i, n = old.Index(s.Value, i+n) {
+			if len(prefix) > n {
+				return nil, fmt.Errorf("%q does not fit the %d bytes of the prefix at offset %d", prefix, n, s.Offset+int64(i))
+			}
+			b = append(append(b, s.Value[last:i]...), PadPath(prefix, n)...)
+			last = i + n
+		}
+		return append(b, s.Value[last:]...), nil
+	}
+	// Shortened: the new string and its NUL end before Inner, and the old
+	// bytes from there on stay, for the string that starts at Inner. Up to
+	// the first byte of the last prefix occurrence is cleared when it lies
+	// before Inner, so no whole copy of the old prefix is left behind.
+	value := old.replace(s.Value, prefix)
+	if len(value) > s.Capacity {
+		return nil, fmt.Errorf("%q does not fit the %d bytes at offset %d", value, s.Capacity, s.Offset)
+	}
+	b := append([]byte(value), 0)
+	last := -1
+	for i, n := old.Index(s.Value, 0); i >= 0; i, n = old.Index(s.Value, i+n) {
+		last = i
+	}
+	if last >= len(b) && last < s.Inner {
+		b = append(b, make([]byte, last+1-len(b))...)
+	}
+	return b, nil
+}
+
+// PadPath returns path t made n bytes long (n >= len(t)) by repeating the
+// slash before its last component: "/opt//////app". The result names the
+// same folder, and both dirname and basename (C's and Python's) still give
+// "/opt" and "app", which trailing slashes would not (Python's basename of
+// "/opt/app/" is ""). A one-component t becomes "//////app"; exactly two
+// leading slashes ("//x", n = len(t)+1) are implementation-defined in POSIX
+// but the same folder on Linux.
+func PadPath(t string, n int) string {
+	if n <= len(t) {
+		return t
+	}
+	j := strings.LastIndexByte(t, '/')
+	return t[:j] + strings.Repeat("/", n-len(t)) + t[j:]
 }
 
 // Symlink returns the target to write for symlink name: a planned absolute

@@ -69,11 +69,24 @@ type FilePlan struct {
 	Python2 bool `json:"python2,omitempty"`
 }
 
-// BinString is a NUL-terminated string rewritten in place.
+// BinString is a NUL-terminated string at a fixed file offset, rewritten in
+// place. How it is rewritten (see docs/RELOCATION.md):
+//
+//   - Inner is 0: every build prefix in Value is replaced by the install path
+//     padded with '/' to the prefix's length (PadPath), so the string keeps
+//     its length and every byte after a prefix stays where it was: code that
+//     kept the compiled length (nginx's {sizeof(NGX_PREFIX)-1, data}) and
+//     strings merged into the tail keep working.
+//   - Inner > 0: another string the file refers to starts at byte Inner of
+//     Value, inside a build prefix (ld merged PY_VERSION "3.13.0" into the
+//     tail of "/root/.pyenv/versions/3.13.0"). Padding would overwrite it,
+//     so the new string is NUL-terminated and nothing is written at or after
+//     Inner: Capacity is at most Inner-1.
 type BinString struct {
 	Offset   int64  `json:"offset"`
-	Capacity int    `json:"capacity"` // bytes available, not counting the NUL
+	Capacity int    `json:"capacity"` // bytes that may be written, not counting the NUL
 	Value    string `json:"value"`    // the original string
+	Inner    int    `json:"inner,omitempty"`
 }
 
 // Shebang describes the "#!" line of an executable script naming the prefix.
@@ -229,54 +242,75 @@ func CheckName(name string) error {
 	return nil
 }
 
-// limit is the longest install path one plan entry allows.
-type limit struct {
-	max  int
-	name string // the file that imposes it
-	why  string
+// Limit is the longest install path one plan entry allows, and why.
+type Limit struct {
+	Max  int
+	Name string // the file that imposes it
+	Why  string
 	// script is true for a "#!" line, which a longer build prefix does not help.
 	script bool
 }
 
-// limits lists every entry that bounds the install path's length.
-func (pl *Plan) limits() []limit {
+// Limits lists every entry that bounds the install path's length, tightest first.
+func (pl *Plan) Limits() []Limit {
 	ps := pl.Prefixes()
-	var out []limit
+	var out []Limit
 	for i := range pl.Files {
 		f := &pl.Files[i]
 		if in := f.Interp; in != nil {
 			if q, ok := ps.leading(in.Value); ok {
 				// The loader path is written cleaned (interpPath), so a
 				// placeholder padded with slashes reserves room.
-				out = append(out, limit{
-					max:  in.Capacity - len(path.Clean(in.Value[len(q):])),
-					name: f.Name,
-					why:  fmt.Sprintf("its ELF interpreter field holds %d bytes", in.Capacity),
+				out = append(out, Limit{
+					Max:  in.Capacity - len(path.Clean(in.Value[len(q):])),
+					Name: f.Name,
+					Why:  fmt.Sprintf("its ELF interpreter field holds %d bytes", in.Capacity),
 				})
 			}
 		}
 		for _, s := range f.Strings {
-			// Each occurrence is replaced by the install path.
-			if k, total := ps.count(s.Value); k > 0 {
-				out = append(out, limit{
-					max:  floorDiv(s.Capacity-len(s.Value)+total, k),
-					name: f.Name,
-					why:  fmt.Sprintf("a fixed-size string at offset %d (%d bytes) names the build prefix %s", s.Offset, s.Capacity, times(k)),
-				})
+			if l, ok := s.limit(ps); ok {
+				l.Name = f.Name
+				out = append(out, l)
 			}
 		}
 		if f.Shebang != nil && f.Shebang.Style == "" {
 			if k, total := ps.count(f.Shebang.Line); k > 0 {
-				out = append(out, limit{
-					max:    floorDiv(MaxShebang-len(f.Shebang.Line)+total, k),
-					name:   f.Name,
-					why:    fmt.Sprintf("the %q line must stay within the kernel's %d-byte limit and its interpreter cannot be started through a trampoline", "#!", MaxShebang),
+				out = append(out, Limit{
+					Max:    floorDiv(MaxShebang-len(f.Shebang.Line)+total, k),
+					Name:   f.Name,
+					Why:    fmt.Sprintf("the %q line must stay within the kernel's %d-byte limit and its interpreter cannot be started through a trampoline", "#!", MaxShebang),
 					script: true,
 				})
 			}
 		}
 	}
+	slices.SortStableFunc(out, func(a, b Limit) int { return a.Max - b.Max })
 	return out
+}
+
+// limit is the longest install path s allows: a padded string, the
+// shortest prefix occurrence in it; a shortened one, what fits before Inner
+// with each occurrence replaced.
+func (s BinString) limit(ps Prefixes) (Limit, bool) {
+	k, total := ps.count(s.Value)
+	if k == 0 {
+		return Limit{}, false
+	}
+	if s.Inner > 0 {
+		return Limit{
+			Max: floorDiv(s.Capacity-len(s.Value)+total, k),
+			Why: fmt.Sprintf("the string at offset %d (%q) names the build prefix %s, and another string starts at byte %d of this one (code or data of the file points there), so the rewrite must end before it", s.Offset, s.Value, times(k), s.Inner),
+		}, true
+	}
+	shortest := len(s.Value)
+	for i, n := ps.Index(s.Value, 0); i >= 0; i, n = ps.Index(s.Value, i+n) {
+		shortest = min(shortest, n)
+	}
+	return Limit{
+		Max: shortest,
+		Why: fmt.Sprintf("a fixed-size string at offset %d (%d bytes) names the build prefix %s; it keeps its length", s.Offset, len(s.Value), times(k)),
+	}, true
 }
 
 func times(k int) string {
@@ -295,13 +329,11 @@ func floorDiv(a, b int) int {
 }
 
 // tightest returns the smallest limit, ok false when there is none.
-func (pl *Plan) tightest() (l limit, ok bool) {
-	for _, c := range pl.limits() {
-		if !ok || c.max < l.max {
-			l, ok = c, true
-		}
+func (pl *Plan) tightest() (Limit, bool) {
+	if ls := pl.Limits(); len(ls) > 0 {
+		return ls[0], true
 	}
-	return l, ok
+	return Limit{}, false
 }
 
 // MaxTargetLen is the longest install path the plan allows (fixed-size
@@ -309,7 +341,7 @@ func (pl *Plan) tightest() (l limit, ok bool) {
 // no limit.
 func (pl *Plan) MaxTargetLen() int {
 	if l, ok := pl.tightest(); ok {
-		return l.max
+		return l.Max
 	}
 	return -1
 }
@@ -371,8 +403,9 @@ func (pl *Plan) validateFile(f *FilePlan) error {
 			return errors.New("no strings to rewrite")
 		}
 		for _, s := range strs {
-			if s.Offset < 0 || s.Capacity < len(s.Value) || strings.IndexByte(s.Value, 0) >= 0 || !pl.Prefixes().Names(s.Value) {
-				return fmt.Errorf("invalid string %q at offset %d, capacity %d", s.Value, s.Offset, s.Capacity)
+			if s.Offset < 0 || strings.IndexByte(s.Value, 0) >= 0 || !pl.Prefixes().Names(s.Value) ||
+				s.Inner == 0 && s.Capacity < len(s.Value) || s.Inner < 0 || s.Inner > len(s.Value) || s.Inner > 0 && s.Capacity >= s.Inner {
+				return fmt.Errorf("invalid string %q at offset %d, capacity %d, inner %d", s.Value, s.Offset, s.Capacity, s.Inner)
 			}
 		}
 	case KindTemplate:

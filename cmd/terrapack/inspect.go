@@ -47,10 +47,20 @@ func writeRelocations(w io.Writer, m *payload.Manifest) error {
 	for _, p := range plan.OtherPrefixes {
 		fmt.Fprintf(w, "also rewritten:  %s\n", p)
 	}
-	if max := plan.MaxTargetLen(); max >= 0 {
-		fmt.Fprintf(w, "longest target:  %d bytes (fixed-size strings; build under a longer prefix for more)\n", max)
+	limits := plan.Limits()
+	if len(limits) > 0 {
+		l := limits[0]
+		fmt.Fprintf(w, "longest target:  %d bytes (in %s, %s; build under a longer prefix for more)\n", l.Max, l.Name, l.Why)
 	} else {
 		fmt.Fprintln(w, "longest target:  no limit")
+	}
+	// Every string whose rewrite cannot keep its length, and why.
+	for _, f := range plan.Files {
+		for _, s := range f.Strings {
+			if s.Inner > 0 {
+				fmt.Fprintf(w, "  %-9s %s @%d: at most %d bytes before byte %d, where another string starts (%q)\n", "shortened", f.Name, s.Offset, s.Capacity, s.Inner, s.Value[s.Inner:])
+			}
+		}
 	}
 	fmt.Fprintf(w, "relocations:     %d files, %d symlinks, %d kept, %d omitted\n", len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted))
 	for _, f := range plan.Files {
@@ -59,7 +69,11 @@ func writeRelocations(w io.Writer, m *payload.Manifest) error {
 			fmt.Fprintf(w, "  [interp %q, capacity %d]", f.Interp.Value, f.Interp.Capacity)
 		}
 		for _, s := range f.Strings {
-			fmt.Fprintf(w, "  [@%d %q, capacity %d]", s.Offset, s.Value, s.Capacity)
+			if s.Inner > 0 {
+				fmt.Fprintf(w, "  [@%d %q, capacity %d, another string at byte %d]", s.Offset, s.Value, s.Capacity, s.Inner)
+			} else {
+				fmt.Fprintf(w, "  [@%d %q, padded]", s.Offset, s.Value)
+			}
 		}
 		fmt.Fprintln(w)
 	}

@@ -327,6 +327,9 @@ func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *r
 	if err != nil {
 		return fmt.Errorf("failed to read %q: %w", name, err)
 	}
+	if kind == relocate.KindELF && len(strs) > 0 {
+		strs = p.innerReferences(name, r, size, strs)
+	}
 	if len(strs) > 0 || interp != nil {
 		p.files = append(p.files, relocate.FilePlan{Name: name, Kind: kind, Strings: strs, Interp: interp})
 	}
@@ -334,6 +337,50 @@ func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *r
 		p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("%d occurrence(s) of the build prefix are not in NUL-terminated strings and cannot be rewritten in place", loose)})
 	}
 	return nil
+}
+
+// innerReferences sets Inner and lowers Capacity for each string of ELF
+// file name that code or data of the file refers into, inside a build
+// prefix: padding it would overwrite the string starting there. A string
+// the file refers into only outside its prefixes (a merged tail such as
+// "/lib" after the prefix) keeps its length and is padded. When the
+// references cannot be read, the strings are not rewritten and the file is
+// listed as kept: a guess could break the program.
+func (p *Planner) innerReferences(name string, r io.ReaderAt, size int64, strs []relocate.BinString) []relocate.BinString {
+	spans := make([]elfscan.Span, len(strs))
+	for i, s := range strs {
+		spans[i] = elfscan.Span{Off: s.Offset, Len: len(s.Value)}
+	}
+	refs, err := elfscan.InnerReferences(io.NewSectionReader(r, 0, size), spans)
+	if err != nil || refs == nil {
+		p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("%d string(s) name the build prefix, but what points into them cannot be read (%v), so they are not rewritten", len(strs), err)})
+		return nil
+	}
+	for i := range strs {
+		s := &strs[i]
+		var occ []match
+		for j, n := p.ps.Index(s.Value, 0); j >= 0; j, n = p.ps.Index(s.Value, j+n) {
+			occ = append(occ, match{j, n})
+		}
+		inside := slices.ContainsFunc(refs.Inner[i], func(k int) bool {
+			return slices.ContainsFunc(occ, func(m match) bool { return m.at < k && k < m.at+m.n })
+		})
+		if !inside {
+			continue
+		}
+		// Shortened: the new string must end before the first reference
+		// past the first prefix; the bytes before that are written back unchanged.
+		for _, k := range refs.Inner[i] {
+			if k > occ[0].at {
+				s.Inner, s.Capacity = k, k-1
+				break
+			}
+		}
+		if occ[len(occ)-1].at >= s.Inner {
+			p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("the string at offset %d names the build prefix again after byte %d, where another string starts: that part is not rewritten", s.Offset, s.Inner)})
+		}
+	}
+	return strs
 }
 
 func isPyc(name string) bool {

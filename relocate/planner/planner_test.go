@@ -100,14 +100,18 @@ func TestBinaryStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
-	// Rewritten strings end at their new NUL; the old bytes after it stay
-	// (tails the linker may have merged), minus any whole copy of P.
+	// Rewritten strings keep their length: the install path is padded with
+	// slashes before its last component, every byte after it stays.
+	T := relocate.PadPath("/opt/app", len(P))
+	if T != "/opt"+strings.Repeat("/", len(P)-len("/opt/app"))+"/app" {
+		t.Fatalf("PadPath = %q", T)
+	}
 	wantData := []byte("\x7fXYZ\x00junk\x00" +
-		"/opt/app/share/app\x00hare/app\x00" +
-		"\x01\x02" + "PATH=/opt/app/bin:/opt/app/lib\x00e/ourapp/root/lib\x00" +
+		T + "/share/app\x00" +
+		"\x01\x02" + "PATH=" + T + "/bin:" + T + "/lib\x00" +
 		P + "fs/other\x00" +
 		"\x05" + P + "/loose\x05\x00" +
-		"\xff\xfe" + "café//opt/app/x\x00p/root/x\x00")
+		"\xff\xfe" + "café/" + T + "/x\x00")
 	if !bytes.Equal(got, wantData) {
 		t.Fatalf("installed\n%q\nwant\n%q", got, wantData)
 	}
@@ -158,10 +162,20 @@ func TestMaxTargetLen(t *testing.T) {
 	pl := &relocate.Plan{BuildPrefix: P, Files: []relocate.FilePlan{
 		{Name: "a", Kind: relocate.KindText},
 		{Name: "bin/x", Kind: relocate.KindELF, Interp: &relocate.BinString{Offset: 0x318, Capacity: len(P+"/ld.so") + 10, Value: P + "/ld.so"}},
-		// Twice in one string: each byte of slack is shared by both.
-		{Name: "lib/y", Kind: relocate.KindBinary, Strings: []relocate.BinString{{Offset: 8, Capacity: len(P+":"+P) + 9, Value: P + ":" + P}}},
+		// A padded string allows the prefix's length.
+		{Name: "lib/z", Kind: relocate.KindELF, Strings: []relocate.BinString{{Offset: 8, Capacity: len(P + "/x"), Value: P + "/x"}}},
+		// Twice in one string, and another string starts at byte 5 of the
+		// second prefix: both copies and the colon must end before it.
+		{Name: "lib/y", Kind: relocate.KindELF, Strings: []relocate.BinString{{Offset: 8, Capacity: len(P) + 5, Value: P + ":" + P, Inner: len(P) + 6}}},
 	}}
-	if got, want := pl.MaxTargetLen(), len(P)+4; got != want {
+	if got, want := pl.MaxTargetLen(), (len(P)+5-len(P+":"+P)+2*len(P))/2; got != want {
+		t.Fatalf("MaxTargetLen = %d, want %d", got, want)
+	}
+	if l := pl.Limits()[0]; l.Name != "lib/y" || !strings.Contains(l.Why, fmt.Sprintf("another string starts at byte %d of this one", len(P)+6)) {
+		t.Errorf("tightest limit %+v", l)
+	}
+	pl.Files = pl.Files[:3]
+	if got, want := pl.MaxTargetLen(), len(P); got != want {
 		t.Fatalf("MaxTargetLen = %d, want %d", got, want)
 	}
 	pl.Files = pl.Files[:2]
