@@ -5,7 +5,7 @@ STUB_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 STUB_SRC  := $(shell find stub payload relocate -path relocate/planner -prune -o -name '*.go' -not -name '*_test.go' -print 2>/dev/null) go.mod go.sum
 ARCHES    ?= amd64 arm64
 
-.PHONY: build stubs demo test test-slow test-chroot bench testvm clean
+.PHONY: build stubs demo test test-slow test-chroot test-pyenv test-debsrc bench testvm clean
 
 # bash with pipefail, so that filtering test output keeps go test's status.
 SHELL := /bin/bash
@@ -38,6 +38,16 @@ test-slow: build
 # debootstraps Debian 11 once into /var/cache/terrapack-test).
 test-chroot: build
 	$(GO) test -count=1 -tags chroot -timeout 30m -v -run Chroot ./bundle/ | $(QUIET_RUNS)
+
+# Every pyenv CPython on the machine (make test installs 2.7.18 and 3.13.0),
+# at its printed limit, 3 bytes under it and at a 10-byte path.
+test-pyenv: build
+	$(GO) test -count=1 -tags pyenv -timeout 120m -v -run TestPyenvEveryLength ./cmd/terrapack/ | $(QUIET_RUNS)
+
+# nginx (with its own pcre2 and zlib) and lua built from Debian sources with
+# --prefix, installed and run at every length up to the limit (not in CI).
+test-debsrc: build
+	./scripts/reloc-debsrc.sh
 
 bench: build
 	./scripts/bench.sh

@@ -1,0 +1,6 @@
+//go:build pyenv
+
+package main
+
+// pyenvAll: every CPython under $(pyenv root)/versions (make test-pyenv).
+const pyenvAll = true

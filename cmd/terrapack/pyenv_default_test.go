@@ -1,0 +1,6 @@
+//go:build !pyenv
+
+package main
+
+// pyenvAll is set by the pyenv build tag (make test-pyenv): every version.
+const pyenvAll = false
