@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/terrapack/terrapack/elfscan"
 )
 
 // systemDirs is Debian's x86-64 ld.so system search path, as printed by
@@ -51,42 +53,46 @@ type object struct {
 // the path for libraries, of the real path for executables (ld.so asks
 // /proc/self/exe).
 func (r *resolver) openObject(path, origin string) (*object, error) {
-	f, err := elf.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read ELF %q: %w", path, err)
 	}
 	defer f.Close()
+	facts, err := elfscan.ReadFacts(f)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read ELF %q: %w (%w)", path, errNotELF, err)
+	}
+	if facts == nil {
+		return nil, fmt.Errorf("%q: %w", path, errNotELF)
+	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to resolve %q: %w", path, err)
 	}
-	o := &object{path: path, real: real, class: f.Class, machine: f.Machine, typ: f.Type}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			b := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(b, 0); err != nil {
-				return nil, fmt.Errorf("failed to read PT_INTERP of %q: %w", path, err)
-			}
-			o.interp = strings.TrimRight(string(b), "\x00")
-		}
+	o := &object{path: path, real: real, class: facts.Class, machine: facts.Machine, typ: facts.Type, needed: facts.Needed, soname: facts.Soname}
+	if facts.Interp != nil {
+		o.interp = facts.Interp.Value
 	}
-	dyn := func(tag elf.DynTag) []string {
-		// A static executable has no dynamic section: nothing to load.
-		v, _ := f.DynString(tag)
+	values := func(strs []elfscan.DynString) []string {
+		var v []string
+		for _, s := range strs {
+			v = append(v, s.Value)
+		}
 		return v
 	}
-	o.needed = dyn(elf.DT_NEEDED)
-	if s := dyn(elf.DT_SONAME); len(s) > 0 {
-		o.soname = s[0]
-	}
-	if rp := dyn(elf.DT_RUNPATH); len(rp) > 0 {
+	// A static executable has no dynamic segment: nothing to load.
+	if len(facts.RunPath) > 0 {
 		o.hasRunpath = true
-		o.runpath = r.expand(rp, origin)
+		o.runpath = r.expand(values(facts.RunPath), origin)
 	} else {
-		o.rpath = r.expand(dyn(elf.DT_RPATH), origin)
+		o.rpath = r.expand(values(facts.RPath), origin)
 	}
 	return o, nil
 }
+
+// errNotELF is returned for a file that is no ELF object ld.so could load:
+// no ELF magic (a linker script) or headers that do not parse.
+var errNotELF = errors.New("not a loadable ELF file")
 
 // expand splits rpath strings into directories, substituting the dynamic
 // string tokens. Empty entries (the build's cwd) are dropped.
@@ -120,9 +126,8 @@ func (r *resolver) find(name string, req *object) (*object, error) {
 			return nil, nil
 		}
 		o, err := r.openObject(path, filepath.Dir(path))
-		var fe *elf.FormatError
-		if errors.As(err, &fe) {
-			return nil, nil // not ELF (e.g. a linker script): ld.so skips it too
+		if errors.Is(err, errNotELF) {
+			return nil, nil // not ELF (e.g. a linker script) or broken: ld.so skips it too
 		}
 		if err != nil || !compatible(req, o) {
 			return nil, err

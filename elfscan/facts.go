@@ -25,8 +25,10 @@ type Facts struct {
 	RPath   []DynString // DT_RPATH entries (usually 0 or 1)
 	RunPath []DynString // DT_RUNPATH entries
 	Needed  []string    // DT_NEEDED names, in order
+	Soname  string      // DT_SONAME, "" if none
 	Class   elf.Class
 	Machine elf.Machine
+	Type    elf.Type
 }
 
 // DynString is a .dynstr string: its capacity is its current length, since
@@ -184,7 +186,7 @@ func (p *elfParser) header() error {
 }
 
 func (p *elfParser) facts() (*Facts, error) {
-	facts := &Facts{Class: p.class, Machine: p.machine}
+	facts := &Facts{Class: p.class, Machine: p.machine, Type: p.typ}
 	var dynSeg *elfSegment
 	for i := range p.progs {
 		switch prog := &p.progs[i]; prog.typ {
@@ -334,7 +336,7 @@ func (p *elfParser) readDynamic(facts *Facts, seg *elfSegment) error {
 	ends := elfStringEnds(strtab, append(append(strOffs, symOffs...), verOffs...))
 
 	for _, d := range dyns {
-		if d.tag != elf.DT_NEEDED && d.tag != elf.DT_RPATH && d.tag != elf.DT_RUNPATH {
+		if d.tag != elf.DT_NEEDED && d.tag != elf.DT_SONAME && d.tag != elf.DT_RPATH && d.tag != elf.DT_RUNPATH {
 			continue
 		}
 		end, ok := elfStringEnd(strtab, d.val)
@@ -342,8 +344,12 @@ func (p *elfParser) readDynamic(facts *Facts, seg *elfSegment) error {
 			return fmt.Errorf("%v string offset %d is outside the %d-byte dynamic string table", d.tag, d.val, len(strtab))
 		}
 		value := string(strtab[d.val:end])
-		if d.tag == elf.DT_NEEDED {
+		switch d.tag {
+		case elf.DT_NEEDED:
 			facts.Needed = append(facts.Needed, value)
+			continue
+		case elf.DT_SONAME:
+			facts.Soname = value
 			continue
 		}
 		s := DynString{

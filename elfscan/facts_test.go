@@ -179,6 +179,12 @@ func crossCheck(t *testing.T, path string, facts *Facts) {
 	if !reflect.DeepEqual(needed, facts.Needed) && !(len(needed) == 0 && len(facts.Needed) == 0) {
 		t.Errorf("%s: Needed = %q, debug/elf says %q", path, facts.Needed, needed)
 	}
+	if soname, _ := f.DynString(elf.DT_SONAME); len(soname) > 0 && soname[0] != facts.Soname || len(soname) == 0 && facts.Soname != "" {
+		t.Errorf("%s: Soname = %q, debug/elf says %q", path, facts.Soname, soname)
+	}
+	if facts.Type != f.Type {
+		t.Errorf("%s: Type = %v, debug/elf says %v", path, facts.Type, f.Type)
+	}
 	for tag, got := range map[elf.DynTag][]DynString{elf.DT_RPATH: facts.RPath, elf.DT_RUNPATH: facts.RunPath} {
 		want, err := f.DynString(tag)
 		if err != nil {
@@ -517,6 +523,7 @@ func TestReadFactsSynthetic(t *testing.T) {
 				Needed:  []string{"libz.so", "libc.so.6"},
 				Class:   spec.class,
 				Machine: spec.machine,
+				Type:    elf.ET_DYN,
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
