@@ -23,7 +23,10 @@ type hookInput struct {
 func runHook(ctx context.Context, target string, m *payload.Manifest, h hookInput) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(target, filepath.FromSlash(m.PostInstall)), h.args...)
 	cmd.Dir = target
-	cmd.Stdout, cmd.Stderr = h.output, h.output
+	// Through a pipe we drain whatever happens to our stderr, so that a
+	// closed one cannot make the hook fail and the install roll back.
+	out := dropErrors{h.output}
+	cmd.Stdout, cmd.Stderr = out, out
 	upgrade := "0"
 	if h.upgrade {
 		upgrade = "1"
@@ -33,4 +36,13 @@ func runHook(ctx context.Context, target string, m *payload.Manifest, h hookInpu
 		"TERRAPACK_VERSION="+m.Version, "TERRAPACK_PREVIOUS_VERSION="+h.previousVersion,
 		"TERRAPACK_UPGRADE="+upgrade)
 	return cmd.Run()
+}
+
+// dropErrors writes to w and reports success whatever happens: output that
+// nobody can read any more is not a reason to fail.
+type dropErrors struct{ w io.Writer }
+
+func (d dropErrors) Write(p []byte) (int, error) {
+	d.w.Write(p)
+	return len(p), nil
 }

@@ -33,6 +33,28 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 		return err
 	}
 	res.Target = target
+	// A target that cannot be used at all is refused before anything is
+	// created; what it holds is looked at once begin has put back what an
+	// interrupted run may have moved aside.
+	if _, err := inspectTarget(target); err != nil {
+		return err
+	}
+	var createdParents []string
+	defer func() {
+		if err != nil {
+			removeDirs(createdParents)
+		}
+	}()
+	var tx *transaction
+	if !o.dryRun {
+		if createdParents, err = makeParents(target); err != nil {
+			return err
+		}
+		if tx, err = begin(filepath.Dir(target), target, m.Name, p.linef); err != nil {
+			return err
+		}
+		defer tx.close()
+	}
 	state, err := inspectTarget(target)
 	if err != nil {
 		return err
@@ -58,24 +80,10 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	if o.dryRun {
 		return dryRun(ctx, in, target, reloc, up, res, p)
 	}
-	createdParents, err := makeParents(target)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			removeDirs(createdParents)
-		}
-	}()
 	parent := filepath.Dir(target)
 	// Files are created with exactly the payload's modes; the hook gets the
 	// user's umask back.
 	umask := unix.Umask(0)
-	tx, err := begin(parent, filepath.Base(target))
-	if err != nil {
-		return err
-	}
-	defer tx.close()
 	if err := checkSpace(parent, m.UnpackedSize+4096*m.Entries()); err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 			return &hookError{fmt.Errorf("post-install hook %q failed: %w; the install was undone", m.PostInstall, herr)}
 		}
 	}
-	tx.finish()
+	tx.finish(p.linef)
 	if err := aside.publish(target); err != nil {
 		return fmt.Errorf("%s %s is installed, but %w", m.Name, m.Version, err)
 	}

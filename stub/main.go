@@ -88,6 +88,11 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// A closed stdout or stderr (`./app.run 2>&1 | head`) must not kill the
+	// installer midway: with SIGPIPE handled, writes just fail with EPIPE and
+	// are dropped, and the exit code tells the result. Handled (not ignored),
+	// so that the hook gets the default SIGPIPE behaviour.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	start := time.Now()
 	o := options{streams: streams{stdin, stdout, stderr}}
 	res := newResult()
@@ -109,7 +114,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	m := in.Manifest
 	res.Name, res.Version, res.InstallerSHA256 = m.Name, m.Version, in.Trailer.Checksum()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer stop()
 
 	switch {
@@ -149,7 +154,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, signer)
 	}
 	if o.uninstall {
-		err = uninstall(in, o, res)
+		err = uninstall(ctx, in, o, res)
 	} else {
 		err = install(ctx, in, o, res)
 	}
@@ -259,6 +264,13 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.msg }
 
+// partialError is a removal that stopped midway: what was removed is gone,
+// the rest is back in place.
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
 // usageError is a command line this installer cannot run.
 type usageError struct{ msg, hint string }
 
@@ -278,7 +290,8 @@ func report(stderr io.Writer, err error, res *result) int {
 		return code
 	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
-	if code == exitInterrupted {
+	var partial *partialError
+	if code == exitInterrupted && !errors.As(err, &partial) {
 		fmt.Fprintln(stderr, "interrupted: nothing was changed")
 	}
 	if hint != "" {
@@ -304,9 +317,16 @@ func classify(err error) (int, string) {
 		hook   *hookError
 		use    *usageError
 	)
+	var partial *partialError
 	switch {
 	case errors.As(err, &use):
 		return exitUsage, use.hint
+	case errors.As(err, &partial):
+		hint := "part of the install was removed and the rest is back in place; run --uninstall again to finish"
+		if errors.Is(err, context.Canceled) {
+			return exitInterrupted, hint
+		}
+		return exitFailed, hint
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted, ""
 	case payload.IsRefusal(err):

@@ -5,8 +5,10 @@ import (
 	"bufio"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/terrapack/terrapack/payload"
@@ -73,15 +75,98 @@ func escape(s string) string { return recordEscaper.Replace(s) }
 // recordEscaper is built once: building it per record cost 1% of an install.
 var recordEscaper = strings.NewReplacer("\\", `\\`, "\n", `\n`, "\t", `\t`)
 
-// writeMeta stores the manifest and where the install came from.
-func writeMeta(root string, in *payload.Installer, target string) error {
-	meta := filepath.Join(root, payload.MetaDir)
-	if err := os.WriteFile(filepath.Join(meta, "manifest.json"), in.ManifestBytes, 0o644); err != nil {
-		return fmt.Errorf("failed to write manifest: %w", err)
+// readRecords parses the installed-file list that recordWriter wrote.
+func readRecords(root string) ([]payload.Record, error) {
+	p := filepath.Join(root, payload.MetaDir, "files")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the installed-file list: %w", err)
 	}
-	info := fmt.Sprintf("{\n  \"target\": %q,\n  \"installer_sha256\": %q\n}\n", target, in.Trailer.Checksum())
-	if err := os.WriteFile(filepath.Join(meta, "install.json"), []byte(info), 0o644); err != nil {
-		return fmt.Errorf("failed to write install record: %w", err)
+	var recs []payload.Record
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rec, err := parseRecord(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s, line %d: %w", p, i+1, err)
+		}
+		recs = append(recs, rec)
 	}
-	return nil
+	return recs, nil
+}
+
+func parseRecord(line string) (payload.Record, error) {
+	var rec payload.Record
+	f := strings.Split(line, "\t")
+	if len(f) != 5 && len(f) != 6 {
+		return rec, fmt.Errorf("%d fields, want 5 or 6", len(f))
+	}
+	if f[0] != "-" {
+		sum, err := hex.DecodeString(f[0])
+		if err != nil || len(sum) != 32 {
+			return rec, fmt.Errorf("bad SHA-256 %q", f[0])
+		}
+		rec.SHA256 = sum
+	}
+	switch f[1] {
+	case "d":
+		rec.Type = tar.TypeDir
+	case "l":
+		rec.Type = tar.TypeSymlink
+	case "h":
+		rec.Type = tar.TypeLink
+	case "-":
+		rec.Type = tar.TypeReg
+	default:
+		return rec, fmt.Errorf("unknown type %q", f[1])
+	}
+	mode, err := strconv.ParseUint(f[2], 8, 32)
+	if err != nil || mode > 0o777 {
+		return rec, fmt.Errorf("bad mode %q", f[2])
+	}
+	rec.Mode = fs.FileMode(mode)
+	if rec.Size, err = strconv.ParseInt(f[3], 10, 64); err != nil || rec.Size < 0 {
+		return rec, fmt.Errorf("bad size %q", f[3])
+	}
+	rec.Name = unescape(f[4])
+	if rec.Name == "" || rec.Name == "." || strings.HasPrefix(rec.Name, "/") || !fs.ValidPath(rec.Name) {
+		return rec, fmt.Errorf("bad path %q", f[4])
+	}
+	if len(f) == 6 {
+		link, ok := strings.CutPrefix(f[5], "-> ")
+		if !ok {
+			return rec, fmt.Errorf("bad link field %q", f[5])
+		}
+		rec.Link = unescape(link)
+	}
+	if (rec.Type == tar.TypeSymlink || rec.Type == tar.TypeLink) != (rec.Link != "") ||
+		(rec.Type == tar.TypeReg) != (rec.SHA256 != nil) {
+		return rec, fmt.Errorf("fields of %q do not fit its type", rec.Name)
+	}
+	return rec, nil
+}
+
+// unescape undoes escape.
+func unescape(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+			switch s[i] {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			default:
+				b.WriteByte(s[i])
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -14,50 +17,127 @@ type transaction struct {
 	tmp, old string
 	lock     *os.File
 	swapped  bool // RENAME_EXCHANGE put the previous tree at tmp
+	// parent is flocked while tmp is claimed (begin), renamed (commit,
+	// rollback) or removed (close), so that no other installer sees tmp
+	// unclaimed meanwhile.
+	parent *os.File
+	held   bool
 }
 
-// begin creates parent/.NAME.terrapack-new, locked; a leftover one from a
-// killed installer is removed, a locked one means another install is running.
-func begin(parent, base string) (*transaction, error) {
+// begin creates parent/.NAME.terrapack-new, locked, and deals with what an
+// installer killed earlier left beside target: a locked temporary folder
+// means another install is running; an unlocked one is removed, saying so;
+// a previous tree moved aside is put back or, when the commit had finished,
+// removed if it holds nothing but what was installed. say reports each.
+func begin(parent, target, name string, say func(string, ...any)) (*transaction, error) {
 	pd, err := os.Open(parent)
 	if err != nil {
 		return nil, writeRefusal(parent, err)
 	}
-	defer pd.Close()
-	// Held only while the temporary folder is claimed.
-	if err := unix.Flock(int(pd.Fd()), unix.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("failed to lock %q: %w", parent, err)
-	}
-	defer unix.Flock(int(pd.Fd()), unix.LOCK_UN)
+	base := filepath.Base(target)
 	tx := &transaction{
-		tmp: filepath.Join(parent, "."+base+".terrapack-new"),
-		old: filepath.Join(parent, "."+base+".terrapack-old"),
+		tmp:    filepath.Join(parent, "."+base+".terrapack-new"),
+		old:    filepath.Join(parent, "."+base+".terrapack-old"),
+		parent: pd,
 	}
+	if err := tx.hold(); err != nil {
+		pd.Close()
+		return nil, err
+	}
+	defer tx.release()
+	if err := tx.claim(target, name, say); err != nil {
+		pd.Close()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// hold flocks the parent folder until release or close.
+func (tx *transaction) hold() error {
+	if tx.held {
+		return nil
+	}
+	if err := unix.Flock(int(tx.parent.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("failed to lock %q: %w", tx.parent.Name(), err)
+	}
+	tx.held = true
+	return nil
+}
+
+func (tx *transaction) release() {
+	if tx.held {
+		unix.Flock(int(tx.parent.Fd()), unix.LOCK_UN)
+		tx.held = false
+	}
+}
+
+func (tx *transaction) claim(target, name string, say func(string, ...any)) error {
+	parent := tx.parent.Name()
+	var err error
 	if err := os.Mkdir(tx.tmp, 0o700); err != nil {
 		if !os.IsExist(err) {
-			return nil, writeRefusal(parent, err)
+			return writeRefusal(parent, err)
 		}
 		if l, err := lockDir(tx.tmp); err != nil {
-			return nil, &refusal{
-				msg:  fmt.Sprintf("another install into %q is running (it holds %q)", filepath.Join(parent, base), tx.tmp),
+			return &refusal{
+				msg:  fmt.Sprintf("another install into %q is running (it holds %q)", target, tx.tmp),
 				hint: "wait for it to finish",
 			}
 		} else {
 			l.Close()
 		}
-		if err := os.RemoveAll(tx.tmp); err != nil {
-			return nil, fmt.Errorf("failed to remove leftover %q: %w", tx.tmp, err)
+		say("removing %s, left by an interrupted run", tx.tmp)
+		if err := removeTree(tx.tmp); err != nil {
+			return fmt.Errorf("failed to remove leftover %q: %w", tx.tmp, err)
 		}
 		if err := os.Mkdir(tx.tmp, 0o700); err != nil {
-			return nil, writeRefusal(parent, err)
+			return writeRefusal(parent, err)
 		}
 	}
 	if tx.lock, err = lockDir(tx.tmp); err != nil {
 		os.Remove(tx.tmp)
-		return nil, fmt.Errorf("failed to lock %q: %w", tx.tmp, err)
+		return fmt.Errorf("failed to lock %q: %w", tx.tmp, err)
 	}
-	os.RemoveAll(tx.old) // a leftover of a killed --force install
-	return tx, nil
+	if err := tx.recoverOld(target, name, say); err != nil {
+		tx.lock.Close()
+		os.Remove(tx.tmp)
+		return err
+	}
+	return nil
+}
+
+// recoverOld handles a previous tree that a run killed between two renames
+// left at tx.old (a file system without RENAME_EXCHANGE, or --uninstall).
+func (tx *transaction) recoverOld(target, name string, say func(string, ...any)) error {
+	if _, err := os.Lstat(tx.old); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(tx.old, target); err != nil {
+			return fmt.Errorf("failed to put back %q, which an interrupted run had moved aside to %q: %w", target, tx.old, err)
+		}
+		say("put back %s, which an interrupted run had moved aside to %s", target, tx.old)
+		return nil
+	}
+	// The commit had finished: tx.old is the install it replaced.
+	keep := func(why string) error {
+		return &refusal{
+			msg:  fmt.Sprintf("%q, left by an interrupted run beside %q, %s; it was not removed", tx.old, target, why),
+			hint: "look into it, move out what you need, remove it, and run the installer again",
+		}
+	}
+	if _, _, err := verifyOwnership(tx.old, target, name); err != nil {
+		return keep("is not a previous install of this folder (" + err.Error() + ")")
+	}
+	plan, err := planTree(context.Background(), tx.old)
+	if err != nil {
+		return keep(fmt.Sprintf("cannot be checked (%v)", err))
+	}
+	if kept := plan.kept(); len(kept) > 0 {
+		return keep("holds files that were not installed or were changed: " + listSome(kept))
+	}
+	say("removing %s, the previous install left by an interrupted run", tx.old)
+	return removeTree(tx.old)
 }
 
 func lockDir(dir string) (*os.File, error) {
@@ -78,6 +158,31 @@ func (tx *transaction) commit(target string, state targetState) error {
 	if err := os.Chmod(tx.tmp, 0o755); err != nil {
 		return fmt.Errorf("failed to set mode of %q: %w", tx.tmp, err)
 	}
+	if err := tx.hold(); err != nil {
+		return err
+	}
+	defer tx.release()
+	if err := tx.renames(target, state); err != nil {
+		return err
+	}
+	tx.guard()
+	return nil
+}
+
+// guard claims tmp again once the locked folder was renamed to target:
+// another installer must not take the previous tree, at tmp or old, for a
+// leftover while a failed hook may still need it back.
+func (tx *transaction) guard() {
+	if !tx.swapped {
+		os.Mkdir(tx.tmp, 0o700) // a placeholder; the previous tree is at old
+	}
+	if l, err := lockDir(tx.tmp); err == nil {
+		tx.lock.Close()
+		tx.lock = l
+	}
+}
+
+func (tx *transaction) renames(target string, state targetState) error {
 	if state == targetMissing || state == targetEmpty {
 		// rename(2) replaces an empty folder atomically (os.Rename refuses to).
 		if err := unix.Rename(tx.tmp, target); err != nil {
@@ -104,6 +209,9 @@ func (tx *transaction) commit(target string, state targetState) error {
 // rollback undoes commit: the previous tree, if any, returns to target and
 // the new one goes back to tmp, to be removed by close.
 func (tx *transaction) rollback(target string, state targetState) error {
+	if err := tx.hold(); err != nil { // until close
+		return err
+	}
 	switch {
 	case tx.swapped:
 		if err := unix.Renameat2(unix.AT_FDCWD, tx.tmp, unix.AT_FDCWD, target, unix.RENAME_EXCHANGE); err != nil {
@@ -112,12 +220,13 @@ func (tx *transaction) rollback(target string, state targetState) error {
 		tx.swapped = false
 		return nil
 	case state == targetOurs:
-		if err := os.Rename(target, tx.tmp); err != nil {
+		// unix.Rename replaces guard's empty placeholder (os.Rename refuses to).
+		if err := unix.Rename(target, tx.tmp); err != nil {
 			return fmt.Errorf("failed to move the new tree out of %q: %w", target, err)
 		}
 		return os.Rename(tx.old, target)
 	}
-	if err := os.Rename(target, tx.tmp); err != nil {
+	if err := unix.Rename(target, tx.tmp); err != nil {
 		return fmt.Errorf("failed to move the new tree out of %q: %w", target, err)
 	}
 	if state == targetEmpty {
@@ -126,29 +235,27 @@ func (tx *transaction) rollback(target string, state targetState) error {
 	return nil
 }
 
-// finish drops the previous tree after a successful commit.
-func (tx *transaction) finish() {
+// finish drops the previous tree after a successful commit; one that
+// cannot go entirely (a file system was mounted into it since the check)
+// stays, and say tells where.
+func (tx *transaction) finish(say func(string, ...any)) {
+	remove := func() error { return removeTree(tx.old) }
 	if tx.swapped {
-		return // close removes tmp, which now holds the previous tree
+		// Emptied, not removed: tmp stays claimed until close.
+		remove = func() error { return emptyTree(tx.tmp) }
 	}
-	os.RemoveAll(tx.old)
+	if err := remove(); err != nil {
+		say("warning: the previous install was replaced, but %v", err)
+	}
 }
 
-// close removes whatever is left at tmp and releases the lock.
+// close removes whatever is left at tmp and releases the locks.
 func (tx *transaction) close() {
-	makeWritable(tx.tmp)
-	os.RemoveAll(tx.tmp)
+	tx.hold()
+	removeTree(tx.tmp)
 	if tx.lock != nil {
 		tx.lock.Close()
 	}
-}
-
-// makeWritable lets RemoveAll into read-only folders of a payload.
-func makeWritable(root string) {
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
+	tx.release()
+	tx.parent.Close()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,8 +9,14 @@ import (
 	"github.com/terrapack/terrapack/payload"
 )
 
-// uninstall removes a tree that .terrapack/ marks as an install of this name.
-func uninstall(in *payload.Installer, o options, res *result) error {
+// uninstall removes, from a folder this installer's kind installed into, the
+// entries that are still as installed; changed and added files stay, with
+// their folders, and are listed (--purge removes them too). Mounted file
+// systems are never entered. The tree is first moved aside, so that it
+// disappears at once and comes back if anything fails or is interrupted; a
+// run killed meanwhile leaves it at .NAME.terrapack-old, which the next run
+// puts back.
+func uninstall(ctx context.Context, in *payload.Installer, o options, res *result) error {
 	res.Action = "uninstall"
 	if o.to == "" {
 		return &refusal{msg: "--uninstall needs --to DIR", hint: "name the folder to remove"}
@@ -18,36 +25,97 @@ func uninstall(in *payload.Installer, o options, res *result) error {
 	if err != nil {
 		return err
 	}
+	res.Target = target
+	say := newProgress(o.stderr, o.quiet).linef
+	notInstall := &refusal{msg: fmt.Sprintf("%q is not a terrapack install (no %s/manifest.json); nothing removed", target, payload.MetaDir)}
+	parent := filepath.Dir(target)
+	if _, err := os.Stat(parent); err != nil {
+		return notInstall
+	}
+	var tx *transaction
+	if !o.dryRun {
+		if tx, err = begin(parent, target, in.Manifest.Name, say); err != nil {
+			return err
+		}
+		defer tx.close()
+	}
 	state, err := inspectTarget(target)
 	if err != nil {
 		return err
 	}
 	if state != targetOurs {
-		return &refusal{msg: fmt.Sprintf("%q is not a terrapack install (no %s/manifest.json); nothing removed", target, payload.MetaDir)}
+		return notInstall
 	}
-	mb, err := os.ReadFile(filepath.Join(target, payload.MetaDir, "manifest.json"))
+	rec, installed, err := verifyOwnership(target, target, in.Manifest.Name)
 	if err != nil {
-		return fmt.Errorf("failed to read install record: %w", err)
+		return err
 	}
-	installed, err := payload.ParseManifest(mb)
-	if err != nil {
-		return fmt.Errorf("install record of %q is unreadable: %w", target, err)
-	}
-	res.Target, res.PreviousVersion = target, installed.Version
-	if installed.Name != in.Manifest.Name {
-		return &refusal{msg: fmt.Sprintf("%q holds %s, not %s; nothing removed", target, installed.Name, in.Manifest.Name), hint: "use that program's own installer to remove it"}
-	}
+	// The vendor's keep: data stays too, under the globs of either version.
+	keep := append(append([]string{}, installed.Keep...), in.Manifest.Keep...)
+	res.PreviousVersion = rec.Version
 	if o.dryRun {
-		fmt.Fprintf(o.stderr, "dry run: would remove %s %s from %s (nothing was removed)\n", installed.Name, installed.Version, target)
+		plan, err := planTree(ctx, target)
+		if err != nil {
+			return err
+		}
+		plan.holdBack(keep)
+		say("dry run: would remove %s %s from %s (nothing was removed)", rec.Name, rec.Version, target)
+		for _, k := range keptBy(plan, o.purge) {
+			say("  would keep %s/%s", target, k)
+		}
 		return nil
 	}
-	tx := &transaction{tmp: filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".terrapack-old")}
-	if err := os.Rename(target, tx.tmp); err != nil {
-		return fmt.Errorf("failed to remove %q: %w", target, err)
+	// tmp stays claimed (locked) throughout: no other run takes old for
+	// a leftover meanwhile.
+	if err := os.Rename(target, tx.old); err != nil {
+		return fmt.Errorf("failed to move %q aside to remove it: %w", target, err)
 	}
-	tx.close()
-	if !o.quiet {
-		fmt.Fprintf(o.stderr, "removed %s %s from %s\n", installed.Name, installed.Version, target)
+	putBack := func(cause error) error {
+		if err := os.Rename(tx.old, target); err != nil {
+			if cause == nil {
+				return fmt.Errorf("failed to put the kept files back from %q: %w", tx.old, err)
+			}
+			return fmt.Errorf("%v, and putting the rest back from %q failed too: %w", cause, tx.old, err)
+		}
+		return cause
+	}
+	plan, err := planTree(ctx, tx.old)
+	if err != nil {
+		return putBack(err)
+	}
+	plan.holdBack(keep)
+	var gone bool
+	if o.purge {
+		gone, err = purgeTree(ctx, tx.old)
+	} else {
+		gone, err = removePlanned(ctx, plan)
+	}
+	if err != nil {
+		return putBack(&partialError{fmt.Errorf("removing %s %s from %q stopped: %w", rec.Name, rec.Version, target, err)})
+	}
+	if gone {
+		say("removed %s %s from %s", rec.Name, rec.Version, target)
+		return nil
+	}
+	if err := putBack(nil); err != nil {
+		return err
+	}
+	kept := keptBy(plan, o.purge)
+	say("removed %s %s from %s, keeping %d entries:", rec.Name, rec.Version, target, len(kept))
+	for _, k := range kept {
+		say("  kept %s/%s", target, k)
 	}
 	return nil
+}
+
+// keptBy lists what an uninstall leaves; with --purge, only mount points.
+func keptBy(plan *treePlan, purge bool) []string {
+	if !purge {
+		return plan.kept()
+	}
+	var k []string
+	for _, m := range plan.Mounts {
+		k = append(k, m+" (mount point)")
+	}
+	return k
 }

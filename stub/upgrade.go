@@ -686,6 +686,9 @@ func prepareUpgrade(in *payload.Installer, o options, target string, state targe
 	case state != targetOurs:
 		return up, nil
 	}
+	if err := checkOwnInstall(target, m.Name); err != nil {
+		return nil, err
+	}
 	if p, err := recoverAside(target); err != nil {
 		return nil, err
 	} else if p != "" {

@@ -268,7 +268,7 @@ func TestPostInstallHookFailureRollsBack(t *testing.T) {
 	assertClean(t, base, "app")
 }
 
-// TestInterruptLeavesNothing sends SIGINT and SIGTERM while a large payload
+// TestInterruptLeavesNothing sends SIGINT, SIGTERM, SIGHUP and SIGQUIT while a large payload
 // is being written.
 func TestInterruptLeavesNothing(t *testing.T) {
 	src := t.TempDir()
@@ -277,7 +277,7 @@ func TestInterruptLeavesNothing(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(src, "f"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+itoa(i)), chunk, 0o644))
 	}
 	run := build(t, src, "--compression", "none")
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			base := t.TempDir()
 			target := filepath.Join(base, "app")

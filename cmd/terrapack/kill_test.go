@@ -1,0 +1,198 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Kill tests: strace (a Debian package) delivers SIGKILL to the installer on
+// entering the Nth call of a chosen syscall, before that call runs. After
+// each kill the target must be the old install or the new one, and the next
+// run must recover from what the kill left beside it.
+
+// killAt runs the installer under strace, killed at the when-th entry of
+// syscall, as user nobody when asUser is set; it skips without strace or
+// ptrace.
+func killAt(t *testing.T, syscall string, when int, asNobody bool, run string, args ...string) result {
+	t.Helper()
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace is not installed (Debian package strace); cannot kill at a chosen syscall")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the syscall counts below are those of linux/amd64, not %s", runtime.GOARCH)
+	}
+	if out, err := exec.Command("strace", "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
+		t.Skipf("strace cannot trace here (ptrace not permitted?): %v %s", err, out)
+	}
+	sargs := []string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
+		"-e", "inject=" + syscall + ":signal=KILL:when=" + strconv.Itoa(when)}
+	if asNobody {
+		sargs = append(sargs, "-u", "nobody")
+	}
+	r := runCmd(t, nil, "strace", append(append(sargs, run), args...)...)
+	if r.code == 0 {
+		t.Fatalf("the installer was not killed at %s #%d (the point moved?):\n%s", syscall, when, r)
+	}
+	return r
+}
+
+// installerSum is the SHA-256 that install.json records for the installer
+// that made target, or "" when target holds no install.
+func installerSum(t *testing.T, target string) string {
+	t.Helper()
+	if !exists(filepath.Join(target, ".terrapack/install.json")) {
+		return ""
+	}
+	s, _ := installRecord(t, target)["installer_sha256"].(string)
+	return s
+}
+
+func checksumOf(t *testing.T, run string) string {
+	t.Helper()
+	r := mustOK(t, runCmd(t, nil, run, "--check"))
+	i := strings.Index(r.stdout, "sha256 ")
+	return strings.TrimSpace(r.stdout[i+len("sha256 "):])
+}
+
+// twoVersions builds v1 and v2 of one program (v2 adds a file).
+func twoVersions(t *testing.T) (src1, run1, src2, run2 string) {
+	src1 = sampleTree(t)
+	run1 = build(t, src1, "--name", "sample", "--version", "1")
+	src2 = sampleTree(t)
+	must(t, os.WriteFile(filepath.Join(src2, "share/new-in-v2"), []byte("v2"), 0o644))
+	run2 = build(t, src2, "--name", "sample", "--version", "2")
+	return
+}
+
+func TestKillFreshInstallAtCommit(t *testing.T) {
+	src, run, _, _ := twoVersions(t)
+	base := t.TempDir()
+	target := filepath.Join(base, "app")
+	killAt(t, "renameat", 1, false, run, "--to", target)
+	if exists(target) {
+		t.Fatal("target exists after a kill before the commit")
+	}
+	r := mustOK(t, runCmd(t, nil, run, "--to", target))
+	if !strings.Contains(r.stderr, "left by an interrupted run") {
+		t.Errorf("the leftover was removed without a word:\n%s", r)
+	}
+	compareTrees(t, src, target)
+	assertClean(t, base, "app")
+}
+
+func TestKillForceBeforeAndAfterExchange(t *testing.T) {
+	src1, run1, src2, run2 := twoVersions(t)
+	sum1, sum2 := checksumOf(t, run1), checksumOf(t, run2)
+	base := t.TempDir()
+	target := filepath.Join(base, "app")
+	mustOK(t, runCmd(t, nil, run1, "--to", target))
+
+	killAt(t, "renameat2", 1, false, run2, "--to", target, "--force")
+	if installerSum(t, target) != sum1 {
+		t.Fatal("a kill before the exchange changed the target")
+	}
+	compareTrees(t, src1, target)
+	r := mustOK(t, runCmd(t, nil, run1, "--to", target, "--force"))
+	if !strings.Contains(r.stderr, "left by an interrupted run") {
+		t.Errorf("the leftover was removed without a word:\n%s", r)
+	}
+	assertClean(t, base, "app")
+
+	// The first unlinkat after the exchange is the removal of the old tree.
+	killAt(t, "unlinkat", 1, false, run2, "--to", target, "--force")
+	if installerSum(t, target) != sum2 {
+		t.Fatal("a kill after the exchange: target is not the new install")
+	}
+	compareTrees(t, src2, target)
+	compareTrees(t, src1, filepath.Join(base, ".app.terrapack-new"))
+	r = mustOK(t, runCmd(t, nil, run1, "--to", target, "--force"))
+	if !strings.Contains(r.stderr, "removing "+filepath.Join(base, ".app.terrapack-new")+", left by an interrupted run") {
+		t.Errorf("leftover removed silently:\n%s", r)
+	}
+	compareTrees(t, src1, target)
+	assertClean(t, base, "app")
+}
+
+// TestKillAfterExchangeAsNobody: the old tree left beside holds read-only
+// folders (locked/ is 0555); a non-root user's next run still removes it.
+func TestKillAfterExchangeAsNobody(t *testing.T) {
+	_, run1, src2, run2 := twoVersions(t)
+	dir, run1 := nobodyDir(t, run1)
+	run2b := filepath.Join(dir, "app2.run")
+	b, err := os.ReadFile(run2)
+	must(t, err)
+	must(t, os.WriteFile(run2b, b, 0o755))
+	target := filepath.Join(dir, "app")
+	nobody := func(args ...string) result {
+		cmd := asNobody(exec.Command(args[0], args[1:]...))
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{stderr: string(out), code: code}
+	}
+	mustOK(t, nobody(run1, "--to", target))
+	killAt(t, "unlinkat", 1, true, run2b, "--to", target, "--force")
+	if st, err := os.Stat(filepath.Join(dir, ".app.terrapack-new/locked")); err != nil || st.Mode().Perm() != 0o555 {
+		t.Fatalf("the kill did not leave the old tree with its read-only folder: %v %v", st, err)
+	}
+	mustOK(t, nobody(run2b, "--to", target, "--force"))
+	compareTrees(t, src2, target)
+	mustOK(t, nobody(run2b, "--uninstall", "--to", target))
+	assertClean(t, dir, "app.run", "app2.run")
+}
+
+func TestKillUninstall(t *testing.T) {
+	src, run, _, _ := twoVersions(t)
+	for _, c := range []struct {
+		syscall string
+		when    int
+		aside   bool // the kill leaves the tree moved aside
+	}{
+		{"renameat", 1, false}, // before the tree is moved aside
+		{"unlinkat", 1, true},  // moved aside, nothing removed yet
+		{"unlinkat", 7, true},  // in the middle of the removal
+	} {
+		t.Run(c.syscall+"-"+strconv.Itoa(c.when), func(t *testing.T) {
+			base := t.TempDir()
+			target := filepath.Join(base, "app")
+			mustOK(t, runCmd(t, nil, run, "--to", target))
+			must(t, os.WriteFile(filepath.Join(target, "mine.txt"), []byte("mine"), 0o644))
+			killAt(t, c.syscall, c.when, false, run, "--uninstall", "--to", target)
+			if c.aside {
+				if exists(target) || !exists(filepath.Join(base, ".app.terrapack-old/mine.txt")) {
+					t.Fatal("want the tree moved aside, with mine.txt")
+				}
+			} else {
+				must(t, os.Remove(filepath.Join(target, "mine.txt")))
+				compareTrees(t, src, target)
+				must(t, os.WriteFile(filepath.Join(target, "mine.txt"), []byte("mine"), 0o644))
+			}
+			// The next run puts back what was moved aside, says so, and
+			// finishes the uninstall.
+			r := mustOK(t, runCmd(t, nil, run, "--uninstall", "--to", target))
+			if c.aside && !strings.Contains(r.stderr, "put back "+target) {
+				t.Errorf("the tree moved aside was not put back, or silently:\n%s", r)
+			}
+			if !strings.Contains(r.stderr, "kept "+target+"/mine.txt") {
+				t.Errorf("mine.txt not listed as kept:\n%s", r)
+			}
+			if got, _ := os.ReadFile(filepath.Join(target, "mine.txt")); string(got) != "mine" {
+				t.Fatal("the user's file was lost")
+			}
+			entries, _ := os.ReadDir(target)
+			if len(entries) != 1 {
+				t.Errorf("after the uninstall the folder holds %d entries, want only mine.txt", len(entries))
+			}
+			assertClean(t, base, "app")
+		})
+	}
+}
