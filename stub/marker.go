@@ -70,8 +70,8 @@ func writeMeta(root string, in *payload.Installer, target string) error {
 func notOurs(target, why string) error {
 	return &refusal{
 		msg: fmt.Sprintf("%q is not an install this installer may replace or remove: %s; nothing was changed", target, why),
-		hint: "terrapack acts only on the folder it installed into; if you moved, copied or restored this install, " +
-			"remove it yourself (it cannot work from another place anyway)",
+		hint: "an installer acts only on the folder it installed into (the paths it rewrote name that folder); " +
+			"if you moved, copied or restored this install, remove it yourself, or install afresh into an empty folder",
 	}
 }
 

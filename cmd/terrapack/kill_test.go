@@ -20,6 +20,12 @@ import (
 // ptrace.
 func killAt(t *testing.T, syscall string, when int, asNobody bool, run string, args ...string) result {
 	t.Helper()
+	return signalAt(t, "KILL", syscall, when, asNobody, run, args...)
+}
+
+// signalAt is killAt with another signal.
+func signalAt(t *testing.T, sig, syscall string, when int, asNobody bool, run string, args ...string) result {
+	t.Helper()
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Skip("strace is not installed (Debian package strace); cannot kill at a chosen syscall")
 	}
@@ -30,13 +36,13 @@ func killAt(t *testing.T, syscall string, when int, asNobody bool, run string, a
 		t.Skipf("strace cannot trace here (ptrace not permitted?): %v %s", err, out)
 	}
 	sargs := []string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
-		"-e", "inject=" + syscall + ":signal=KILL:when=" + strconv.Itoa(when)}
+		"-e", "inject=" + syscall + ":signal=" + sig + ":when=" + strconv.Itoa(when)}
 	if asNobody {
 		sargs = append(sargs, "-u", "nobody")
 	}
 	r := runCmd(t, nil, "strace", append(append(sargs, run), args...)...)
 	if r.code == 0 {
-		t.Fatalf("the installer was not killed at %s #%d (the point moved?):\n%s", syscall, when, r)
+		t.Fatalf("the installer did not stop at SIG%s on %s #%d (the point moved?):\n%s", sig, syscall, when, r)
 	}
 	return r
 }
@@ -195,4 +201,26 @@ func TestKillUninstall(t *testing.T) {
 			assertClean(t, base, "app")
 		})
 	}
+}
+
+// TestInterruptedUninstallPutsTheRestBack: SIGINT in the middle of the
+// removal stops it; what is left goes back in place, and a second run
+// finishes.
+func TestInterruptedUninstallPutsTheRestBack(t *testing.T) {
+	_, run, _, _ := twoVersions(t)
+	base := t.TempDir()
+	target := filepath.Join(base, "app")
+	mustOK(t, runCmd(t, nil, run, "--to", target))
+	for _, sig := range []string{"INT", "QUIT"} {
+		r := signalAt(t, sig, "unlinkat", 3, false, run, "--uninstall", "--to", target)
+		if r.code != 130 || !strings.Contains(r.stderr, "run --uninstall again to finish") {
+			t.Fatalf("SIG%s during the removal:\n%s", sig, r)
+		}
+		if !exists(filepath.Join(target, ".terrapack/install.json")) {
+			t.Fatal("the rest of the install was not put back")
+		}
+		assertClean(t, base, "app")
+	}
+	mustOK(t, runCmd(t, nil, run, "--uninstall", "--to", target))
+	assertClean(t, base)
 }
