@@ -5,44 +5,47 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 )
 
 // Kill tests: strace (a Debian package) delivers SIGKILL to the installer on
-// entering the Nth call of a chosen syscall, before that call runs. After
-// each kill the target must be the old install or the new one, and the next
-// run must recover from what the kill left beside it.
+// entering a chosen system call, before that call runs. After each kill the
+// target must be the old install or the new one, and the next run must
+// recover from what the kill left beside it.
 
-// killAt runs the installer under strace, killed at the when-th entry of
-// syscall, as user nobody when asUser is set; it skips without strace or
-// ptrace.
-func killAt(t *testing.T, syscall string, when int, asNobody bool, run string, args ...string) result {
+// killAt runs the installer under strace, killed on entering syscall: the
+// first such call, or with path, the first one that names path (strace
+// counts calls per thread, and the runtime may move the installer's work
+// between threads, so no "Nth call" is used). It runs as user nobody when
+// asNobody is set, and skips without strace or ptrace.
+func killAt(t *testing.T, syscall, path string, asNobody bool, run string, args ...string) result {
 	t.Helper()
-	return signalAt(t, "KILL", syscall, when, asNobody, run, args...)
+	return signalAt(t, "KILL", syscall, path, asNobody, run, args...)
 }
 
 // signalAt is killAt with another signal.
-func signalAt(t *testing.T, sig, syscall string, when int, asNobody bool, run string, args ...string) result {
+func signalAt(t *testing.T, sig, syscall, path string, asNobody bool, run string, args ...string) result {
 	t.Helper()
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Skip("strace is not installed (Debian package strace); cannot kill at a chosen syscall")
 	}
 	if runtime.GOARCH != "amd64" {
-		t.Skipf("the syscall counts below are those of linux/amd64, not %s", runtime.GOARCH)
+		t.Skipf("the system calls named below are those of linux/amd64, not %s", runtime.GOARCH)
 	}
 	if out, err := exec.Command("strace", "-qq", "-o", "/dev/null", "true").CombinedOutput(); err != nil {
 		t.Skipf("strace cannot trace here (ptrace not permitted?): %v %s", err, out)
 	}
-	sargs := []string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall,
-		"-e", "inject=" + syscall + ":signal=" + sig + ":when=" + strconv.Itoa(when)}
+	sargs := []string{"-f", "-qq", "-o", "/dev/null", "-e", "trace=" + syscall, "-e", "inject=" + syscall + ":signal=" + sig}
+	if path != "" {
+		sargs = append(sargs, "-P", path)
+	}
 	if asNobody {
 		sargs = append(sargs, "-u", "nobody")
 	}
 	r := runCmd(t, nil, "strace", append(append(sargs, run), args...)...)
 	if r.code == 0 {
-		t.Fatalf("the installer did not stop at SIG%s on %s #%d (the point moved?):\n%s", sig, syscall, when, r)
+		t.Fatalf("the installer did not stop at SIG%s on %s %s (the point moved?):\n%s", sig, syscall, path, r)
 	}
 	return r
 }
@@ -79,7 +82,7 @@ func TestKillFreshInstallAtCommit(t *testing.T) {
 	src, run, _, _ := twoVersions(t)
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
-	killAt(t, "renameat", 1, false, run, "--to", target)
+	killAt(t, "renameat", "", false, run, "--to", target)
 	if exists(target) {
 		t.Fatal("target exists after a kill before the commit")
 	}
@@ -98,7 +101,7 @@ func TestKillForceBeforeAndAfterExchange(t *testing.T) {
 	target := filepath.Join(base, "app")
 	mustOK(t, runCmd(t, nil, run1, "--to", target))
 
-	killAt(t, "renameat2", 1, false, run2, "--to", target, "--force")
+	killAt(t, "renameat2", "", false, run2, "--to", target, "--force")
 	if installerSum(t, target) != sum1 {
 		t.Fatal("a kill before the exchange changed the target")
 	}
@@ -110,7 +113,7 @@ func TestKillForceBeforeAndAfterExchange(t *testing.T) {
 	assertClean(t, base, "app")
 
 	// The first unlinkat after the exchange is the removal of the old tree.
-	killAt(t, "unlinkat", 1, false, run2, "--to", target, "--force")
+	killAt(t, "unlinkat", "", false, run2, "--to", target, "--force")
 	if installerSum(t, target) != sum2 {
 		t.Fatal("a kill after the exchange: target is not the new install")
 	}
@@ -146,7 +149,7 @@ func TestKillAfterExchangeAsNobody(t *testing.T) {
 		return result{stderr: string(out), code: code}
 	}
 	mustOK(t, nobody(run1, "--to", target))
-	killAt(t, "unlinkat", 1, true, run2b, "--to", target, "--force")
+	killAt(t, "unlinkat", "", true, run2b, "--to", target, "--force")
 	if st, err := os.Stat(filepath.Join(dir, ".app.terrapack-new/locked")); err != nil || st.Mode().Perm() != 0o555 {
 		t.Fatalf("the kill did not leave the old tree with its read-only folder: %v %v", st, err)
 	}
@@ -159,20 +162,24 @@ func TestKillAfterExchangeAsNobody(t *testing.T) {
 func TestKillUninstall(t *testing.T) {
 	src, run, _, _ := twoVersions(t)
 	for _, c := range []struct {
-		syscall string
-		when    int
-		aside   bool // the kill leaves the tree moved aside
+		name, syscall string
+		path          string // under the test's folder; "" for the first call
+		aside         bool   // the kill leaves the tree moved aside
 	}{
-		{"renameat", 1, false}, // before the tree is moved aside
-		{"unlinkat", 1, true},  // moved aside, nothing removed yet
-		{"unlinkat", 7, true},  // in the middle of the removal
+		{"before the move aside", "renameat", "", false},
+		{"before the first removal", "unlinkat", "", true},
+		{"in the middle of the removal", "unlinkat", ".app.terrapack-old/share/doc/README", true},
 	} {
-		t.Run(c.syscall+"-"+strconv.Itoa(c.when), func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			base := t.TempDir()
 			target := filepath.Join(base, "app")
 			mustOK(t, runCmd(t, nil, run, "--to", target))
 			must(t, os.WriteFile(filepath.Join(target, "mine.txt"), []byte("mine"), 0o644))
-			killAt(t, c.syscall, c.when, false, run, "--uninstall", "--to", target)
+			path := ""
+			if c.path != "" {
+				path = filepath.Join(base, c.path)
+			}
+			killAt(t, c.syscall, path, false, run, "--uninstall", "--to", target)
 			if c.aside {
 				if exists(target) || !exists(filepath.Join(base, ".app.terrapack-old/mine.txt")) {
 					t.Fatal("want the tree moved aside, with mine.txt")
@@ -203,24 +210,24 @@ func TestKillUninstall(t *testing.T) {
 	}
 }
 
-// TestInterruptedUninstallPutsTheRestBack: SIGINT in the middle of the
+// TestInterruptedUninstallPutsTheRestBack: SIGINT or SIGQUIT at the first
 // removal stops it; what is left goes back in place, and a second run
 // finishes.
 func TestInterruptedUninstallPutsTheRestBack(t *testing.T) {
 	_, run, _, _ := twoVersions(t)
-	base := t.TempDir()
-	target := filepath.Join(base, "app")
-	mustOK(t, runCmd(t, nil, run, "--to", target))
 	for _, sig := range []string{"INT", "QUIT"} {
-		r := signalAt(t, sig, "unlinkat", 3, false, run, "--uninstall", "--to", target)
+		base := t.TempDir()
+		target := filepath.Join(base, "app")
+		mustOK(t, runCmd(t, nil, run, "--to", target))
+		r := signalAt(t, sig, "unlinkat", filepath.Join(base, ".app.terrapack-old/bin/hello"), false, run, "--uninstall", "--to", target)
 		if r.code != 130 || !strings.Contains(r.stderr, "run --uninstall again to finish") {
 			t.Fatalf("SIG%s during the removal:\n%s", sig, r)
 		}
-		if !exists(filepath.Join(target, ".terrapack/install.json")) {
-			t.Fatal("the rest of the install was not put back")
+		if exists(filepath.Join(target, "bin/hello")) || !exists(filepath.Join(target, ".terrapack/install.json")) {
+			t.Fatal("want bin/hello removed and the rest put back")
 		}
 		assertClean(t, base, "app")
+		mustOK(t, runCmd(t, nil, run, "--uninstall", "--to", target))
+		assertClean(t, base)
 	}
-	mustOK(t, runCmd(t, nil, run, "--uninstall", "--to", target))
-	assertClean(t, base)
 }

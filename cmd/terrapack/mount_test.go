@@ -93,9 +93,9 @@ func TestNoRenameExchangeOnFUSE(t *testing.T) {
 	compareTrees(t, src2, target)
 	assertClean(t, base, "app")
 
-	// renameat2 (the exchange, refused by FUSE) is not counted here: the
-	// renameat calls are target -> .app.terrapack-old, then the new tree in.
-	killAt(t, "renameat", 2, false, run1, "--to", target, "--force")
+	// The exchange (renameat2) fails on FUSE; then renameat moves the
+	// target to .app.terrapack-old, and is killed moving the new tree in.
+	killAt(t, "renameat", filepath.Join(base, ".app.terrapack-new"), false, run1, "--to", target, "--force")
 	if exists(target) || installerSum(t, filepath.Join(base, ".app.terrapack-old")) != sum2 {
 		t.Fatal("the kill did not land between the two renames")
 	}
@@ -111,7 +111,7 @@ func TestNoRenameExchangeOnFUSE(t *testing.T) {
 
 	// Killed after the second rename: the commit is done and the old tree
 	// is beside; the next run removes it, saying so.
-	killAt(t, "unlinkat", 1, false, run2, "--to", target, "--force")
+	killAt(t, "unlinkat", "", false, run2, "--to", target, "--force")
 	if installerSum(t, target) != sum2 || !exists(filepath.Join(base, ".app.terrapack-old")) {
 		t.Fatal("the kill did not land after the commit")
 	}
