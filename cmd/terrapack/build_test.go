@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,39 +101,6 @@ func TestArm64Stub(t *testing.T) {
 	mustOK(t, runCmd(t, nil, qemu, build(t, src, "--arch", "arm64"), "--to", target))
 	compareTrees(t, src, target)
 }
-
-func TestBuildErrors(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "x.run")
-	mustFail(t, terrapack(t, "build", filepath.Join(dir, "nope"), "-o", out), 1, "terrapack: error: source folder", "does not exist")
-	file := filepath.Join(dir, "file")
-	must(t, os.WriteFile(file, nil, 0o644))
-	mustFail(t, terrapack(t, "build", file, "-o", out), 1, "is neither a folder nor a known archive")
-
-	src := sampleTree(t)
-	mustFail(t, terrapack(t, "build", src, "-o", filepath.Join(src, "bin", "self.run")), 1, "is inside the source folder")
-
-	fifo := filepath.Join(src, "share", "pipe")
-	must(t, syscall.Mkfifo(fifo, 0o644))
-	mustFail(t, terrapack(t, "build", src, "-o", out), 1, "share/pipe\" is a named pipe", "remove it")
-	must(t, os.Remove(fifo))
-
-	// Links the installer would refuse are refused at build, with the fix.
-	out2 := filepath.Join(dir, "y.run")
-	must(t, os.Symlink("/etc/passwd", filepath.Join(src, "share", "abs-link")))
-	mustFail(t, terrapack(t, "build", src, "-o", out2), 1, `symlink "share/abs-link" points to "/etc/passwd", outside the build prefix`)
-	must(t, os.Remove(filepath.Join(src, "share", "abs-link")))
-	must(t, os.Symlink("../../../x", filepath.Join(src, "share", "up-link")))
-	mustFail(t, terrapack(t, "build", src, "-o", out2), 1, "which leaves the folder")
-	must(t, os.Remove(filepath.Join(src, "share", "up-link")))
-
-	mustFail(t, terrapack(t, "build", src), 1, `"output" not set`)
-	if exists(out) {
-		t.Fatal("failed build left an output file")
-	}
-	assertClean(t, dir, "file")
-}
-
 func TestBuildRefusesUnreadableFile(t *testing.T) {
 	needRootTools(t, "setpriv")
 	dir := hostDir(t)

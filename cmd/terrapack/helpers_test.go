@@ -13,27 +13,47 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/terrapack/terrapack/builder"
 )
 
-// The tests drive the real binaries: bin/terrapack, built by TestMain with
-// `make build`, and the installers it writes.
+// The tests drive the real binaries: the builder, compiled by TestMain into
+// a temporary folder (never into the source tree), and the installers it
+// writes. `make test` builds the stubs first, so the builder embeds them;
+// without them it builds the stub once into a temporary cache, as a
+// builder from `go install` does.
 var terrapackBin string
 
 func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		panic(err)
 	}
-	build := exec.Command("make", "-s", "build")
+	tmp, err := os.MkdirTemp("", "terrapack-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(tmp)
+	terrapackBin = filepath.Join(tmp, "terrapack")
+	build := exec.Command("go", "build", "-trimpath", "-o", terrapackBin, "./cmd/terrapack")
+	if len(builder.Arches()) == 0 {
+		// -trimpath would hide the module source the stub is built from.
+		build = exec.Command("go", "build", "-o", terrapackBin, "./cmd/terrapack")
+		os.Setenv("XDG_CACHE_HOME", filepath.Join(tmp, "cache"))
+		fmt.Fprintln(os.Stderr, "no installer stubs embedded (run `make build` first for the released ones): the builder under test builds them into a temporary cache")
+	}
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "make build failed: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "go build ./cmd/terrapack failed: %v\n", err)
+		return 1
 	}
-	terrapackBin = filepath.Join(root, "bin", "terrapack")
 	syscall.Umask(0o022) // the usual one, whatever the caller's
-	os.Exit(m.Run())
+	return m.Run()
 }
 
 type result struct {

@@ -145,38 +145,6 @@ func TestDamagedInstallersAreRefused(t *testing.T) {
 		})
 	}
 }
-
-func TestCheckListInfoVersion(t *testing.T) {
-	run := build(t, sampleTree(t), "--name", "sample", "--version", "9.9")
-	r := mustOK(t, runCmd(t, nil, run, "--check"))
-	if !strings.HasPrefix(r.stdout, "ok: sample 9.9") {
-		t.Errorf("--check: %s", r)
-	}
-	r = mustOK(t, runCmd(t, nil, run, "--list"))
-	for _, w := range []string{"bin/hello", "share/größe ünïcødé.txt", "lrwxrwxrwx", "-> ../share/doc/README", "share/doc/README link to share/README.hardlink"} {
-		if !strings.Contains(r.stdout, w) {
-			t.Errorf("--list lacks %q:\n%s", w, r.stdout)
-		}
-	}
-	r = mustOK(t, runCmd(t, nil, run, "--info"))
-	for _, w := range []string{"name:            sample", "version:         9.9", "compression:     zstd", "sha256:"} {
-		if !strings.Contains(r.stdout, w) {
-			t.Errorf("--info lacks %q:\n%s", w, r.stdout)
-		}
-	}
-	insp := mustOK(t, terrapack(t, "inspect", run))
-	if insp.stdout != r.stdout {
-		t.Errorf("inspect and --info differ:\n%s\n%s", insp.stdout, r.stdout)
-	}
-	r = mustOK(t, runCmd(t, nil, run, "--version"))
-	if !strings.HasPrefix(r.stdout, "sample 9.9 (terrapack installer") {
-		t.Errorf("--version: %s", r)
-	}
-	mustOK(t, runCmd(t, nil, run, "--help"))
-	mustFail(t, runCmd(t, nil, run, "--bogus"), 2, "flag provided but not defined")
-	mustFail(t, runCmd(t, nil, run, "/opt/x"), 2, "unexpected argument")
-}
-
 func TestPreflightRefusals(t *testing.T) {
 	run := build(t, sampleTree(t))
 	dir := t.TempDir()
