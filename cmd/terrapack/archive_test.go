@@ -49,6 +49,7 @@ func nameVersion(t *testing.T, run string) (name, version string) {
 // TestArchiveOfTreeRoot: an archive made with `tar -C dir .` records no
 // prefix; a tree of bin/ alone must not make /bin the prefix.
 func TestArchiveOfTreeRoot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	script := "#!/bin/sh\n/bin/ls / >/dev/null && echo listed\n"
 	must(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
@@ -82,6 +83,7 @@ func TestArchiveOfTreeRoot(t *testing.T) {
 // found from what the files name and printed; a terrapack.yaml inside the
 // archive applies, and flags win over it.
 func TestArchivePrefixDetectedAndConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := "/home/ourapp/root"
 	files := map[string]string{
@@ -119,6 +121,7 @@ func TestArchivePrefixDetectedAndConfig(t *testing.T) {
 // TestHostileInputArchives: entries that would reach outside the unpacked
 // tree, or are devices, are refused with their name and a hint.
 func TestHostileInputArchives(t *testing.T) {
+	t.Parallel()
 	secret := filepath.Join(t.TempDir(), "build-machine-secret")
 	must(t, os.WriteFile(secret, []byte("s3cret\n"), 0o644))
 	up := strings.Repeat("../", 12) + strings.TrimPrefix(secret, "/")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestBuildIsReproducible(t *testing.T) {
+	t.Parallel()
 	src := sampleTree(t)
 	env := []string{"SOURCE_DATE_EPOCH=1700000000"}
 	a, b := filepath.Join(t.TempDir(), "a.run"), filepath.Join(t.TempDir(), "b.run")
@@ -39,6 +40,7 @@ func TestBuildIsReproducible(t *testing.T) {
 }
 
 func TestCompressionMethods(t *testing.T) {
+	t.Parallel()
 	src := sampleTree(t)
 	for _, c := range []string{"zstd", "xz", "gzip", "none"} {
 		t.Run(c, func(t *testing.T) {
@@ -61,6 +63,7 @@ func TestCompressionMethods(t *testing.T) {
 }
 
 func TestConfigFileAndFlagsWin(t *testing.T) {
+	t.Parallel()
 	src := sampleTree(t)
 	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("name: fromfile\nversion: \"0.1\"\ndefault_target: /opt/fromfile\n"), 0o644))
 	run := build(t, src, "--version", "2.0")
@@ -78,6 +81,7 @@ func TestConfigFileAndFlagsWin(t *testing.T) {
 }
 
 func TestArm64Stub(t *testing.T) {
+	t.Parallel()
 	run := build(t, sampleTree(t), "--arch", "arm64")
 	f, err := elf.Open(run)
 	must(t, err)
@@ -119,6 +123,7 @@ func TestBuildRefusesUnreadableFile(t *testing.T) {
 // sha256sum; no terrapack) on a default build: the tree comes out whole and
 // the checksum it prints is the installer's.
 func TestExtractByHand(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"zstd", "tar", "sha256sum", "od"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("skipping: %s is not installed (apt-get install zstd coreutils tar)", tool)
@@ -173,6 +178,7 @@ func TestBuildOutputDiskFull(t *testing.T) {
 // TestTemplateTypoFailsBuild: a template naming a field we do not have
 // fails the build with its file, line and field, and writes nothing.
 func TestTemplateTypoFailsBuild(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(src, "bin"), 0o755))
 	must(t, os.WriteFile(filepath.Join(src, "bin", "info.tmpl"), []byte("#!/bin/sh\necho {{.Name}}\necho {{.Verison}}\n"), 0o755))

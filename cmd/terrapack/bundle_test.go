@@ -12,6 +12,7 @@ import (
 // into a folder longer than the one it was bundled in, and runs them there
 // directly: /proc/self/exe must name the pbin program, not the loader.
 func TestBundleInstallsAnywhere(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("patchelf"); err != nil {
 		t.Skip("patchelf not found: apt-get install patchelf")
 	}
@@ -37,6 +38,7 @@ func TestBundleInstallsAnywhere(t *testing.T) {
 // wherever the terrarium was installed, which is how apps such as
 // ImageMagick find modules they load at run time.
 func TestBundleEnv(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("patchelf"); err != nil {
 		t.Skip("patchelf not found: apt-get install patchelf")
 	}
@@ -56,6 +58,7 @@ func TestBundleEnv(t *testing.T) {
 // TestBundlePythonInstallsAnywhere: an interpreter with its stdlib and
 // native modules, bundled, built into an installer, installed elsewhere.
 func TestBundlePythonInstallsAnywhere(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("patchelf"); err != nil {
 		t.Skip("patchelf not found: apt-get install patchelf")
 	}

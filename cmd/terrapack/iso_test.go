@@ -19,6 +19,7 @@ func needTools(t *testing.T, tools ...string) {
 }
 
 func TestISOReadByRealTools(t *testing.T) {
+	t.Parallel()
 	needTools(t, "xorriso", "isoinfo", "7z", "sha256sum")
 	src := sampleTree(t)
 	dir := t.TempDir()
@@ -88,6 +89,7 @@ func TestISOReadByRealTools(t *testing.T) {
 }
 
 func TestVerifyFindsDamage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	run := filepath.Join(dir, "app.run")
 	img := filepath.Join(dir, "app.iso")

@@ -57,6 +57,7 @@ int main(int argc, char **argv) {
 }
 
 func TestRelocatedInstallRuns(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	p := filepath.Join(base, "build", strings.Repeat("long-prefix-", 6), "root")
 	prefixTree(t, p)
@@ -116,6 +117,7 @@ func TestRelocatedInstallRuns(t *testing.T) {
 // with `tar czf out.tar.gz $PREFIX` (or zip -r): the prefix is the path they
 // record, the name the file's.
 func TestArchiveInput(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	p := filepath.Join(base, "home", "ourapp", "root")
 	must(t, os.MkdirAll(filepath.Join(p, "etc"), 0o755))
@@ -268,6 +270,7 @@ func relocatePython(t *testing.T, src string) {
 // TestSeveralPrefixes: a tree built at one place and staged at another
 // names both; every prefix given becomes the install path.
 func TestSeveralPrefixes(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	built, staged := "/home/ourapp/root", "/build/stage/ourapp"
 	must(t, os.WriteFile(filepath.Join(src, "app.conf"), []byte("lib="+built+"/lib\ndata="+staged+"/share\n"), 0o644))
@@ -294,6 +297,7 @@ func TestSeveralPrefixes(t *testing.T) {
 // quotes, sh's special characters and UTF-8: its "#!" script, text file and
 // symlink work there; a path no rewrite can carry is refused before writing.
 func TestInstallAtTrickyPaths(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	p := filepath.Join(base, "build", "root")
 	bash, err := exec.LookPath("bash")

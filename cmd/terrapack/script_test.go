@@ -13,7 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files inside testdata/script/*.txtar from the programs' output")
+var update = flag.Bool("update", false, "rewrite the golden files (inside testdata/script/*.txtar, and testdata/*.golden.json) from the programs' output")
 
 // TestScripts runs testdata/script/*.txtar, each in parallel in a folder of
 // its own, against the builder under test (as "terrapack" on PATH) and the

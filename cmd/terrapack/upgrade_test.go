@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,6 +94,7 @@ func upgradeFixture(t *testing.T) (src, target, run2 string) {
 }
 
 func TestUpgradeKeepsConfigDataAndAddedFiles(t *testing.T) {
+	t.Parallel()
 	_, target, run2 := upgradeFixture(t)
 	dbInode := inode(t, filepath.Join(target, "var/db/big.db"))
 	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--json"))
@@ -167,6 +167,7 @@ func TestUpgradeKeepsConfigDataAndAddedFiles(t *testing.T) {
 }
 
 func TestUpgradeRefusesToLoseChangedInstalledFiles(t *testing.T) {
+	t.Parallel()
 	_, target, run2 := upgradeFixture(t)
 	must(t, os.WriteFile(filepath.Join(target, "bin/app"), []byte("#!/bin/sh\necho patched\n"), 0o755))
 	r := runCmd(t, nil, run2, "--to", target, "--force", "--json")
@@ -189,6 +190,7 @@ func TestUpgradeRefusesToLoseChangedInstalledFiles(t *testing.T) {
 }
 
 func TestSameInstallerIsIdempotentAndRepairs(t *testing.T) {
+	t.Parallel()
 	_, target, run2 := upgradeFixture(t)
 	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
 	record := filepath.Join(target, ".terrapack/install.json")
@@ -233,6 +235,7 @@ func TestSameInstallerIsIdempotentAndRepairs(t *testing.T) {
 }
 
 func TestDryRunWritesNothingAndFailsAsInstallWould(t *testing.T) {
+	t.Parallel()
 	_, target, run2 := upgradeFixture(t)
 	snapshot := treeListing(t, filepath.Dir(target))
 
@@ -281,6 +284,7 @@ func treeListing(t *testing.T, dir string) string {
 }
 
 func TestHookArgumentsArePassedAsIs(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join(t.TempDir(), "app")
 	appVersion(t, src, "1.0", nil)
 	run := build(t, src)
@@ -307,6 +311,7 @@ func TestHookArgumentsArePassedAsIs(t *testing.T) {
 }
 
 func TestMakeselfSpellings(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join(t.TempDir(), "app")
 	appVersion(t, src, "1.0", nil)
 	run := build(t, src)
@@ -427,8 +432,6 @@ func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
 	}
 }
 
-var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/*.golden.json from the installer's output")
-
 // The --json object of an upgrade, with what varies from run to run
 // (paths, checksum, duration) replaced, is the documented one
 // (docs/RESULT.md) to the byte.
@@ -445,14 +448,14 @@ func TestJSONResultGolden(t *testing.T) {
 	var pretty bytes.Buffer
 	must(t, json.Indent(&pretty, []byte(out), "", "  "))
 	golden := filepath.Join("testdata", "upgrade-result.golden.json")
-	if *updateGolden {
+	if *update {
 		must(t, os.MkdirAll("testdata", 0o755))
 		must(t, os.WriteFile(golden, pretty.Bytes(), 0o644))
 	}
 	want, err := os.ReadFile(golden)
 	must(t, err)
 	if pretty.String() != string(want) {
-		t.Errorf("--json result differs from %s (go test -run TestJSONResultGolden -update-golden rewrites it):\n%s", golden, pretty.String())
+		t.Errorf("--json result differs from %s (go test -run TestJSONResultGolden -update rewrites it):\n%s", golden, pretty.String())
 	}
 }
 
@@ -460,6 +463,7 @@ func TestJSONResultGolden(t *testing.T) {
 // kept if the customer changed it, removed if not; one they deleted stays
 // deleted, with the new version beside.
 func TestUpgradeConfigDroppedOrDeleted(t *testing.T) {
+	t.Parallel()
 	src := filepath.Join(t.TempDir(), "app")
 	appVersion(t, src, "1.0", map[string]string{"etc/dropped-changed.conf": "x=1\n", "etc/dropped.conf": "y=1\n"})
 	run1 := build(t, src)
