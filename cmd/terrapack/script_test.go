@@ -66,13 +66,14 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 
 var (
 	sha256Re = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	md5Re    = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 	bigNumRe = regexp.MustCompile(`\b[0-9]{6,}\b`)
 	// The payload's length depends on the zstd encoder (cgo or pure Go).
 	payloadRe = regexp.MustCompile(`(?m)^(payload: .*length )[0-9]+`)
 )
 
 // cmdRedact: redact FILE... replaces what changes with every stub build
-// (SHA-256 sums, sizes and offsets of six digits or more, the payload's
+// (SHA-256 and MD5 sums, sizes and offsets of six digits or more, the payload's
 // compressed length) with SHA256
 // and N, so that golden texts hold only what the input decides.
 func cmdRedact(ts *testscript.TestScript, neg bool, args []string) {
@@ -84,6 +85,7 @@ func cmdRedact(ts *testscript.TestScript, neg bool, args []string) {
 		b, err := os.ReadFile(p)
 		ts.Check(err)
 		b = sha256Re.ReplaceAll(b, []byte("SHA256"))
+		b = md5Re.ReplaceAll(b, []byte("MD5"))
 		b = bigNumRe.ReplaceAll(b, []byte("N"))
 		b = payloadRe.ReplaceAll(b, []byte("${1}N"))
 		ts.Check(os.WriteFile(p, b, 0o644))
