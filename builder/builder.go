@@ -156,7 +156,7 @@ func Build(o Options) error {
 	writeTar := func(w io.Writer) (err error) {
 		packed := o.Meter.Start("compressing", contentSize(entries), true)
 		defer packed.Done()
-		plan, err = writePayload(w, m, entries, pln, o.Epoch, packed)
+		plan, err = writePayload(w, m, entries, pln, relocate.NewPrefixes(o.Prefixes[0], o.Prefixes[1:]...), o.Epoch, packed)
 		return err
 	}
 	err = atomicfile.Write(out, 0o755, func(f *os.File) error {
@@ -385,7 +385,7 @@ func SealSigned(f *os.File, stub []byte, m *payload.Manifest, writePayload func(
 
 // writePayload writes the compressed tar of entries to w, planning the
 // relocation of each entry on the way, and fills m's counts and plan.
-func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planner.Planner, epoch *time.Time, packed meter.Meter) (*relocate.Plan, error) {
+func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planner.Planner, prefixes relocate.Prefixes, epoch *time.Time, packed meter.Meter) (*relocate.Plan, error) {
 	zw, err := payload.NewCompressor(w, m.Compression, m.Level)
 	if err != nil {
 		return nil, err
@@ -413,8 +413,13 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planne
 			m.Hardlinks++
 		case e.info.Mode()&fs.ModeSymlink != 0:
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
+			// A link into the tree is packed relative, the one form that
+			// stays inside wherever the tree is installed or checked.
+			if rel, ok := prefixes.RelativeLink(e.name, e.link); ok {
+				hdr.Linkname = rel
+			}
 			m.Symlinks++
-			if err := pln.Symlink(e.name, e.link); err != nil {
+			if err := pln.Symlink(e.name, hdr.Linkname); err != nil {
 				return nil, err
 			}
 		default:

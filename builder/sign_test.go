@@ -41,7 +41,7 @@ func TestEveryTrailerByteCounts(t *testing.T) {
 		}
 		b, _ := os.ReadFile(out)
 		in, err := payload.Open(bytes.NewReader(b), int64(len(b)), nil)
-		if err != nil || in.Check(context.Background()) != nil {
+		if err != nil || in.Check(context.Background(), nil) != nil {
 			t.Fatalf("%s: fresh installer refused: %v", name, err)
 		}
 		from := in.Trailer.Layout.SignatureOffset()
@@ -55,7 +55,7 @@ func TestEveryTrailerByteCounts(t *testing.T) {
 				c[at] ^= mask
 				in, err := payload.Open(bytes.NewReader(c), int64(len(c)), nil)
 				if err == nil {
-					err = in.Check(context.Background())
+					err = in.Check(context.Background(), nil)
 				}
 				if err == nil {
 					t.Fatalf("%s: byte %d ^ %#x (trailer at %d) passes", name, at, mask, len(b)-payload.TrailerSize)

@@ -16,6 +16,7 @@ import (
 	"github.com/kdomanski/iso9660"
 	"github.com/terrapack/terrapack/iso"
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/relocate"
 	"github.com/terrapack/terrapack/sshsig"
 )
 
@@ -53,7 +54,7 @@ func verifyInstaller(ctx context.Context, name string, r io.ReaderAt, size int64
 		signer = "signed by trusted key " + k.String()
 	}
 	if err == nil {
-		err = in.Check(ctx)
+		err = relocate.CheckInstaller(ctx, in)
 	}
 	if err != nil {
 		return fmt.Errorf("installer %q: %w", name, err)

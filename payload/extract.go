@@ -2,6 +2,7 @@ package payload
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -11,11 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/terrapack/terrapack/internal/paths"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,8 +31,20 @@ type Rewriter interface {
 
 // FileRewrite changes one regular file.
 type FileRewrite struct {
-	Wrap  func(w io.Writer) io.WriteCloser    // rewrites the stream; Close flushes
-	Patch func(f *os.File, name string) error // in-place edits after writing
+	// Check, if set, validates the rewrite against the entry's size before
+	// anything of the file is written (a plan's offsets must lie inside it).
+	Check func(size int64) error
+	// Expect lists bytes the file must hold as packed: what Wrap and Patch
+	// assume. They are compared as the file streams in, dry runs included.
+	Expect []Expect
+	Wrap   func(w io.Writer) io.WriteCloser    // rewrites the stream; Close flushes
+	Patch  func(f *os.File, name string) error // in-place edits after writing
+}
+
+// Expect is a run of bytes at an offset of a file.
+type Expect struct {
+	Offset int64
+	Bytes  []byte
 }
 
 // Record describes one extracted entry, for the installed-file list.
@@ -47,21 +57,53 @@ type Record struct {
 	Link   string // symlink target or hard link source
 }
 
-// Extractor writes a tar stream into Root, refusing anything that could land
-// outside it. Entries are checked against what was already extracted, never
-// against the file system, so a symlink in the payload can never redirect a
-// later write.
+// Extractor writes a tar stream into Root and refuses anything that could
+// land, or point, outside it.
+//
+// Two guards hold. Entries are checked against a model of what was already
+// extracted, never against the file system: a name whose parent is not a
+// folder of the payload, a duplicate, a hard link to anything but an earlier
+// file are refused. And every write goes through a descriptor that the kernel
+// resolved beneath Root with symlinks forbidden (see beneath), so even a
+// mistake in the model cannot write elsewhere.
+//
+// Symlinks are checked once the whole tree is known, since a later entry
+// can change where an earlier link leads: every link is followed through the
+// model as the kernel would follow it in the installed tree, and one that
+// climbs above the root at any step, or is absolute, is refused. A component
+// that the payload does not hold is taken as a folder the software may create
+// later, so a dangling link is accepted only when it would stay inside even
+// then ("missing/../x" is inside, "missing/../../x" is not). A loop of links
+// inside the tree cannot leave it and is accepted.
 type Extractor struct {
-	Root      string       // the (temporary) folder to fill; must exist and be empty
-	FinalRoot string       // where Root will be renamed to; absolute symlinks may point inside it
-	DryRun    bool         // validate and hash only, write nothing
-	Rewrite   Rewriter     // may be nil
-	OnEntry   func(Record) // called after each entry, may be nil
+	Root    string       // the (temporary) folder to fill; must exist and be empty
+	DryRun  bool         // validate and hash only, write nothing
+	Rewrite Rewriter     // may be nil
+	OnEntry func(Record) // called after each entry, may be nil
+	// Hook, if set, must name a regular executable file of the payload.
+	Hook string
+	// Announced, if set, is the manifest: the payload may not hold more
+	// entries or bytes of regular files than it says (the space check counted
+	// them).
+	Announced *Manifest
 
-	kinds map[string]byte // entry name → tar type flag of what is there
-	dirs  []dirMeta
-	buf   []byte
-	hash  hash.Hash
+	nodes   map[string]node // entry name → what is there
+	links   []string        // symlink names, in payload order
+	dirs    []dirMeta
+	buf     []byte
+	hash    hash.Hash
+	fs      *beneath
+	entries int64
+	bytes   int64
+	// forceFallback makes the extractor use os.Root as on kernels without
+	// openat2 (tests).
+	forceFallback bool
+}
+
+type node struct {
+	kind byte // tar type flag: TypeDir, TypeReg, TypeSymlink, TypeLink
+	mode fs.FileMode
+	link string // symlink target; hard link source
 }
 
 type dirMeta struct {
@@ -82,9 +124,17 @@ func (e *EntryError) Error() string {
 
 // Extract reads every entry of tr. On error the caller removes Root.
 func (x *Extractor) Extract(ctx context.Context, tr *tar.Reader) error {
-	x.kinds = map[string]byte{".": tar.TypeDir}
+	x.nodes = map[string]node{".": {kind: tar.TypeDir}}
 	x.buf = make([]byte, 1<<20)
 	x.hash = sha256.New()
+	if !x.DryRun {
+		b, err := openBeneath(x.Root, x.forceFallback)
+		if err != nil {
+			return fmt.Errorf("failed to open %q: %w", x.Root, err)
+		}
+		x.fs = b
+		defer b.close()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -94,13 +144,25 @@ func (x *Extractor) Extract(ctx context.Context, tr *tar.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("failed to read payload: %w", err)
+			return payloadError(err)
 		}
 		if err := x.entry(ctx, tr, hdr); err != nil {
 			return err
 		}
 	}
+	if err := x.checkLinks(); err != nil {
+		return err
+	}
+	if err := x.checkHook(); err != nil {
+		return err
+	}
 	return x.finishDirs()
+}
+
+// payloadError reports a payload that cannot be read as a tar stream:
+// damaged compression or tar structure.
+func payloadError(err error) error {
+	return Malformed("payload", "not a readable tar stream: %v", err)
 }
 
 func (x *Extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) error {
@@ -111,7 +173,10 @@ func (x *Extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) 
 	if name == "." {
 		return nil // the root's own entry: the target keeps its own mode
 	}
-	if _, dup := x.kinds[name]; dup && !(hdr.Typeflag == tar.TypeDir && x.kinds[name] == tar.TypeDir) {
+	if err := x.count(name, hdr); err != nil {
+		return err
+	}
+	if n, dup := x.nodes[name]; dup && !(hdr.Typeflag == tar.TypeDir && n.kind == tar.TypeDir) {
 		return &EntryError{name, "appears twice"}
 	}
 	if err := x.parents(name); err != nil {
@@ -148,6 +213,37 @@ func (x *Extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) 
 	return nil
 }
 
+// count refuses entries beyond what the manifest announced, and sparse files
+// (their holes would write more than the payload holds).
+func (x *Extractor) count(name string, hdr *tar.Header) error {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return &EntryError{name, "sparse files are not part of the format"}
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return &EntryError{name, "sparse files are not part of the format"}
+		}
+	}
+	if hdr.Typeflag == tar.TypeReg && hdr.Size < 0 {
+		return &EntryError{name, fmt.Sprintf("negative size %d", hdr.Size)}
+	}
+	m := x.Announced
+	if m == nil {
+		return nil
+	}
+	x.entries++
+	if x.entries > m.Entries() {
+		return Malformed("payload", "holds more entries than the manifest's %d (at %q)", m.Entries(), name)
+	}
+	if hdr.Typeflag == tar.TypeReg {
+		x.bytes += hdr.Size
+		if x.bytes > m.UnpackedSize || x.bytes < 0 {
+			return Malformed("payload", "holds more than the manifest's unpacked_size of %d bytes (at %q, %d bytes)", m.UnpackedSize, name, hdr.Size)
+		}
+	}
+	return nil
+}
+
 // cleanName turns a tar name into a clean relative path, refusing absolute
 // paths, "..", and aliases such as "a//b" or "a/./b".
 func cleanName(raw string) (string, error) {
@@ -173,12 +269,13 @@ func cleanName(raw string) (string, error) {
 // creating missing ones.
 func (x *Extractor) parents(name string) error {
 	dir := path.Dir(name)
-	if x.kinds[dir] == tar.TypeDir {
+	n, ok := x.nodes[dir]
+	if ok && n.kind == tar.TypeDir {
 		return nil
 	}
-	if k, ok := x.kinds[dir]; ok {
+	if ok {
 		what := "a file"
-		if k == tar.TypeSymlink {
+		if n.kind == tar.TypeSymlink {
 			what = "a symlink"
 		}
 		return &EntryError{name, fmt.Sprintf("its parent %q is %s", dir, what)}
@@ -190,15 +287,15 @@ func (x *Extractor) parents(name string) error {
 }
 
 func (x *Extractor) mkdir(name string) error {
-	if x.kinds[name] == tar.TypeDir {
+	if x.nodes[name].kind == tar.TypeDir {
 		return nil
 	}
-	x.kinds[name] = tar.TypeDir
+	x.nodes[name] = node{kind: tar.TypeDir}
 	if x.DryRun {
 		return nil
 	}
 	// Owner-writable while filling; the payload's mode is applied at the end.
-	if err := os.Mkdir(x.path(name), 0o755); err != nil {
+	if err := x.fs.mkdir(name, 0o755); err != nil {
 		return fmt.Errorf("failed to create directory %q: %w", name, err)
 	}
 	return nil
@@ -211,23 +308,32 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		if rw, err = x.Rewrite.File(rec.Name); err != nil {
 			return err
 		}
+		if rw.Check != nil {
+			if err := rw.Check(hdr.Size); err != nil {
+				return err
+			}
+		}
 	}
-	x.kinds[rec.Name] = tar.TypeReg
+	x.nodes[rec.Name] = node{kind: tar.TypeReg, mode: rec.Mode}
 	x.hash.Reset()
 	var dst io.Writer = x.hash
-	var f *os.File
+	fd := -1
 	if !x.DryRun {
-		var err error
-		flags := os.O_WRONLY
+		flags := unix.O_WRONLY
 		if rw.Patch != nil {
-			flags = os.O_RDWR // patched files are read back to hash them
+			flags = unix.O_RDWR // patched files are read back to hash them
 		}
-		f, err = os.OpenFile(x.path(rec.Name), flags|os.O_CREATE|os.O_EXCL, rec.Mode)
-		if err != nil {
+		var err error
+		// The mode is the payload's: the installer runs with umask 0.
+		if fd, err = x.fs.open(rec.Name, flags|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, uint32(rec.Mode)); err != nil {
 			return fmt.Errorf("failed to create %q: %w", rec.Name, err)
 		}
-		defer f.Close()
-		dst = io.MultiWriter(f, x.hash)
+		defer func() {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}()
+		dst = io.MultiWriter(fdWriter(fd), x.hash)
 	}
 	counted := &CountingWriter{W: dst}
 	var w io.Writer = counted
@@ -236,8 +342,18 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		wc = rw.Wrap(counted)
 		w = wc
 	}
+	var ew *expectWriter
+	if len(rw.Expect) > 0 {
+		ew = &expectWriter{w: w, expect: rw.Expect, name: rec.Name}
+		w = ew
+	}
 	if err := copyCtx(ctx, w, tr, x.buf); err != nil {
 		return fmt.Errorf("failed to extract %q: %w", rec.Name, err)
+	}
+	if ew != nil {
+		if err := ew.complete(); err != nil {
+			return err
+		}
 	}
 	if wc != nil {
 		if err := wc.Close(); err != nil {
@@ -245,24 +361,43 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		}
 	}
 	rec.Size = counted.N
-	if f != nil {
-		if rw.Patch != nil {
-			if err := rw.Patch(f, rec.Name); err != nil {
-				return err
-			}
-			if err := rehash(f, x.hash, x.buf); err != nil {
-				return fmt.Errorf("failed to read back %q: %w", rec.Name, err)
-			}
+	if fd >= 0 {
+		if err := x.finishFile(fd, rw.Patch, rec.Name, hdr.ModTime); err != nil {
+			return err
 		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("failed to write %q: %w", rec.Name, err)
-		}
-		// By path: unix.Futimes goes through /proc, which may not be mounted.
-		if err := setTime(x.path(rec.Name), hdr.ModTime, 0); err != nil {
-			return fmt.Errorf("failed to set time of %q: %w", rec.Name, err)
-		}
+		fd = -1
 	}
 	rec.SHA256 = x.hash.Sum(nil)
+	return nil
+}
+
+// finishFile applies patch, if any, to the written file fd, sets its time and
+// closes it.
+func (x *Extractor) finishFile(fd int, patch func(*os.File, string) error, name string, mtime time.Time) error {
+	if patch == nil {
+		if err := futimens(fd, mtime); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("failed to set time of %q: %w", name, err)
+		}
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("failed to write %q: %w", name, err)
+		}
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if err := patch(f, name); err != nil {
+		return err
+	}
+	if err := rehash(f, x.hash, x.buf); err != nil {
+		return fmt.Errorf("failed to read back %q: %w", name, err)
+	}
+	if err := futimens(fd, mtime); err != nil {
+		return fmt.Errorf("failed to set time of %q: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("failed to write %q: %w", name, err)
+	}
 	return nil
 }
 
@@ -274,27 +409,22 @@ func (x *Extractor) symlink(hdr *tar.Header, rec *Record) error {
 			return err
 		}
 	}
-	if target == "" {
+	switch {
+	case target == "":
 		return &EntryError{rec.Name, "symlink with an empty target"}
+	case path.IsAbs(target):
+		return &EntryError{rec.Name, fmt.Sprintf("symlink to the absolute path %q (links inside the install are relative)", target)}
+	case strings.IndexByte(target, 0) >= 0:
+		return &EntryError{rec.Name, "symlink target holds a NUL byte"}
 	}
-	if path.IsAbs(target) {
-		if x.FinalRoot == "" || !paths.Within(x.FinalRoot, target) {
-			return &EntryError{rec.Name, fmt.Sprintf("symlink to %q points outside the install", target)}
-		}
-	} else if !paths.Within(".", path.Join(path.Dir(rec.Name), target)) {
-		return &EntryError{rec.Name, fmt.Sprintf("symlink to %q leaves the install", target)}
-	}
-	x.kinds[rec.Name] = tar.TypeSymlink
+	x.nodes[rec.Name] = node{kind: tar.TypeSymlink, link: target}
+	x.links = append(x.links, rec.Name)
 	rec.Link = target
 	if x.DryRun {
 		return nil
 	}
-	p := x.path(rec.Name)
-	if err := os.Symlink(target, p); err != nil {
+	if err := x.fs.symlink(target, rec.Name, hdr.ModTime); err != nil {
 		return fmt.Errorf("failed to create symlink %q: %w", rec.Name, err)
-	}
-	if err := setTime(p, hdr.ModTime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("failed to set time of symlink %q: %w", rec.Name, err)
 	}
 	return nil
 }
@@ -304,16 +434,94 @@ func (x *Extractor) hardlink(hdr *tar.Header, rec *Record) error {
 	if err != nil {
 		return &EntryError{rec.Name, fmt.Sprintf("hard link source: %v", err)}
 	}
-	if x.kinds[src] != tar.TypeReg {
+	s := x.nodes[src]
+	if s.kind != tar.TypeReg {
 		return &EntryError{rec.Name, fmt.Sprintf("hard link to %q, which is not a file extracted before it", hdr.Linkname)}
 	}
-	x.kinds[rec.Name] = tar.TypeLink
+	x.nodes[rec.Name] = node{kind: tar.TypeLink, mode: s.mode, link: src}
 	rec.Link = src
 	if x.DryRun {
 		return nil
 	}
-	if err := os.Link(x.path(src), x.path(rec.Name)); err != nil {
+	if err := x.fs.link(src, rec.Name); err != nil {
 		return fmt.Errorf("failed to create hard link %q: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// maxFollows is the kernel's limit on symlinks followed in one lookup (ELOOP).
+const maxFollows = 40
+
+// checkLinks refuses any symlink of the finished tree that leads outside it.
+func (x *Extractor) checkLinks() error {
+	for _, name := range x.links {
+		if step, ok := x.staysInside(name); !ok {
+			return &EntryError{name, fmt.Sprintf("symlink to %q leads outside the install (through %q)", x.nodes[name].link, step)}
+		}
+	}
+	return nil
+}
+
+// staysInside follows symlink name through the model the way the kernel
+// resolves a path, and reports whether it stays beneath the root; if not,
+// it returns the link whose target climbed out.
+func (x *Extractor) staysInside(name string) (string, bool) {
+	dir := strings.Split(path.Dir(name), "/") // the folder being resolved in
+	if dir[0] == "." {
+		dir = nil
+	}
+	from := name
+	todo := strings.Split(x.nodes[name].link, "/")
+	follows := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(dir) == 0 {
+				return from, false
+			}
+			dir = dir[:len(dir)-1]
+			continue
+		}
+		p := strings.Join(append(dir, c), "/")
+		n, ok := x.nodes[p]
+		switch {
+		case !ok || n.kind == tar.TypeDir:
+			// Missing names are taken as folders made later.
+			dir = append(dir, c)
+		case n.kind == tar.TypeSymlink:
+			if follows++; follows > maxFollows {
+				return "", true // ELOOP: the lookup fails inside the tree
+			}
+			if path.IsAbs(n.link) {
+				return p, false
+			}
+			from = p
+			todo = append(strings.Split(n.link, "/"), todo...)
+		default:
+			return "", true // a file: what follows it fails with ENOTDIR
+		}
+	}
+	return "", true
+}
+
+// checkHook refuses a post-install hook that is not a regular, executable
+// file of the payload (a symlink could lead anywhere).
+func (x *Extractor) checkHook() error {
+	if x.Hook == "" {
+		return nil
+	}
+	n, ok := x.nodes[x.Hook]
+	switch {
+	case !ok:
+		return Malformed("manifest post_install", "hook %q is not in the payload", x.Hook)
+	case n.kind != tar.TypeReg && n.kind != tar.TypeLink:
+		return Malformed("manifest post_install", "hook %q is not a regular file of the payload", x.Hook)
+	case n.mode&0o111 == 0:
+		return Malformed("manifest post_install", "hook %q is not executable (mode %04o)", x.Hook, n.mode)
 	}
 	return nil
 }
@@ -326,18 +534,12 @@ func (x *Extractor) finishDirs() error {
 	}
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
-		p := x.path(d.name)
-		if err := os.Chmod(p, d.mode); err != nil {
-			return fmt.Errorf("failed to set mode of %q: %w", d.name, err)
-		}
-		if err := os.Chtimes(p, d.mtime, d.mtime); err != nil {
-			return fmt.Errorf("failed to set time of %q: %w", d.name, err)
+		if err := x.fs.setDir(d.name, uint32(d.mode), d.mtime); err != nil {
+			return fmt.Errorf("failed to set mode and time of %q: %w", d.name, err)
 		}
 	}
 	return nil
 }
-
-func (x *Extractor) path(name string) string { return filepath.Join(x.Root, filepath.FromSlash(name)) }
 
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
 	for {
@@ -354,20 +556,49 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
 			return nil
 		}
 		if err != nil {
-			return err
+			return payloadError(err)
 		}
 	}
-}
-
-func setTime(p string, t time.Time, flags int) error {
-	ts := unix.NsecToTimespec(t.UnixNano())
-	return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, flags)
 }
 
 func rehash(f *os.File, h hash.Hash, buf []byte) error {
 	h.Reset()
 	_, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, 1<<62), buf)
 	return err
+}
+
+// expectWriter passes writes to w after comparing them with what is expected.
+type expectWriter struct {
+	w      io.Writer
+	expect []Expect
+	name   string
+	off    int64
+}
+
+func (e *expectWriter) Write(p []byte) (int, error) {
+	lo, hi := e.off, e.off+int64(len(p))
+	for _, x := range e.expect {
+		a, b := max(lo, x.Offset), min(hi, x.Offset+int64(len(x.Bytes)))
+		if a < b && !bytes.Equal(p[a-lo:b-lo], x.Bytes[a-x.Offset:b-x.Offset]) {
+			return 0, e.mismatch(x)
+		}
+	}
+	e.off = hi
+	return e.w.Write(p)
+}
+
+// complete reports an expected run that the file was too short to hold.
+func (e *expectWriter) complete() error {
+	for _, x := range e.expect {
+		if x.Offset+int64(len(x.Bytes)) > e.off {
+			return e.mismatch(x)
+		}
+	}
+	return nil
+}
+
+func (e *expectWriter) mismatch(x Expect) error {
+	return Malformed("manifest relocation", "%q does not hold %q at offset %d as planned: the payload was changed after planning", e.name, x.Bytes, x.Offset)
 }
 
 // CountingWriter passes writes to W and counts the bytes written in N.

@@ -193,14 +193,30 @@ func EncodeStubInfo(l Layout) []byte {
 	return b[:]
 }
 
-// DecodeStubInfo returns the layout in block, or ok=false for a bare stub.
-func DecodeStubInfo(block []byte) (l Layout, ok bool) {
-	if len(block) != StubInfoSize || !bytes.HasPrefix(block, StubInfoMarker) {
-		return Layout{}, false
+// DecodeStubInfo returns the layout in block; patched is false for a bare
+// stub (the block as compiled). Any other block is damaged: the marker or
+// the bytes after the layout altered, or a layout that does not add up.
+func DecodeStubInfo(block []byte) (l Layout, patched bool, err error) {
+	bare := NewStubInfo()
+	if bytes.Equal(block, bare[:]) {
+		return Layout{}, false, nil
+	}
+	const end = 32 + 48 // marker, then six u64 (putLayout and the signature length)
+	damaged := func(why string) error {
+		return Malformed("stub information block", "%s: the installer is damaged", why)
+	}
+	switch {
+	case len(block) != StubInfoSize || !bytes.HasPrefix(block, StubInfoMarker):
+		return Layout{}, false, damaged("its marker is altered")
+	case !bytes.Equal(block[end:], bare[end:]):
+		return Layout{}, false, damaged("its reserved bytes are not zero")
 	}
 	l = getLayout(block[len(StubInfoMarker):])
 	l.SignatureLength = int64(binary.LittleEndian.Uint64(block[len(StubInfoMarker)+40:]))
-	return l, l.TotalSize != 0
+	if err := l.Validate(); err != nil {
+		return Layout{}, false, damaged("its layout does not add up")
+	}
+	return l, true, nil
 }
 
 // FindStubInfo returns the offset of the single stub information block in a
@@ -216,14 +232,30 @@ func FindStubInfo(stub []byte) (int, error) {
 	return i, nil
 }
 
-// FormatError reports a malformed installer and where.
+// FormatError reports a malformed or unsafe installer: what is wrong, in
+// which part or field, and at which byte of the file where there is one.
+// Every check of the file's content reports one (or an EntryError), so that
+// the installer maps them all to one exit code.
 type FormatError struct {
-	Offset int64
+	Offset int64  // byte of the installer file, or -1 when the fault has no single place
+	Field  string // the part or field at fault ("manifest post_install"), may be empty
 	Msg    string
 }
 
+// Malformed returns a FormatError about field, with no file offset.
+func Malformed(field, format string, args ...any) *FormatError {
+	return &FormatError{Offset: -1, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("malformed installer at byte %d: %s", e.Offset, e.Msg)
+	s := "malformed installer"
+	if e.Offset >= 0 {
+		s += fmt.Sprintf(" at byte %d", e.Offset)
+	}
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Msg
 }
 
 // NewHash returns the hash used for the whole-file checksum.

@@ -26,14 +26,22 @@ func TestTrailerRoundTrip(t *testing.T) {
 }
 
 func TestStubInfo(t *testing.T) {
-	l := Layout{PayloadOffset: 1, PayloadLength: 2, ManifestOffset: 3, ManifestLength: 4, TotalSize: 5}
 	bare := NewStubInfo()
-	if _, ok := DecodeStubInfo(bare[:]); ok {
-		t.Fatal("bare block decoded as patched")
+	if _, patched, err := DecodeStubInfo(bare[:]); patched || err != nil {
+		t.Fatalf("bare block: patched %v, %v", patched, err)
 	}
-	got, ok := DecodeStubInfo(EncodeStubInfo(l))
-	if !ok || got != l {
-		t.Fatalf("got %+v %v", got, ok)
+	l := Layout{PayloadOffset: 100, PayloadLength: 2, ManifestOffset: 102, ManifestLength: 4, TotalSize: 106 + TrailerSize}
+	got, patched, err := DecodeStubInfo(EncodeStubInfo(l))
+	if !patched || err != nil || got != l {
+		t.Fatalf("got %+v %v %v", got, patched, err)
+	}
+	for _, at := range []int{0, 21, 80, 127} {
+		b := EncodeStubInfo(l)
+		b[at] ^= 0x10
+		var fe *FormatError
+		if _, _, err := DecodeStubInfo(b); !errors.As(err, &fe) {
+			t.Errorf("flip at byte %d of the block: %v, want a FormatError", at, err)
+		}
 	}
 	stub := append(append([]byte("code"), EncodeStubInfo(Layout{})...), "more"...)
 	if i, err := FindStubInfo(stub); err != nil || i != 4 {

@@ -3,6 +3,9 @@ package payload
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
 )
 
 // MaxManifestSize bounds the manifest an installer will read, so that a
@@ -52,17 +55,33 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ParseManifest decodes a manifest read from an installer.
+// ParseManifest decodes a manifest read from an installer and checks every
+// field the installer relies on; the relocation plan is checked by package
+// relocate. Errors are *FormatError naming the field.
 func ParseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("failed to decode manifest: %w", err)
+		return nil, Malformed("manifest", "not valid JSON: %v", err)
 	}
-	if m.Format != FormatVersion {
-		return nil, fmt.Errorf("manifest format %d is not supported (this installer reads %d)", m.Format, FormatVersion)
+	bad := func(field, format string, args ...any) error {
+		return Malformed("manifest "+field, format, args...)
 	}
-	if m.Name == "" {
-		return nil, fmt.Errorf("manifest has no name")
+	switch {
+	case m.Format != FormatVersion:
+		return nil, bad("format", "format %d is not supported (this installer reads %d)", m.Format, FormatVersion)
+	case m.Name == "":
+		return nil, bad("name", "no name")
+	case !slices.Contains(Methods, m.Compression):
+		return nil, bad("compression", "unknown method %q (known: %s)", m.Compression, strings.Join(Methods, ", "))
+	case m.Files < 0 || m.Dirs < 0 || m.Symlinks < 0 || m.Hardlinks < 0 || m.UnpackedSize < 0 || m.TarSize < 0:
+		return nil, bad("counts", "negative entry count or size")
+	case m.Entries() < 0: // overflowed
+		return nil, bad("counts", "entry counts overflow")
+	}
+	if h := m.PostInstall; h != "" {
+		if !fs.ValidPath(h) || h == "." || h == MetaDir || strings.HasPrefix(h, MetaDir+"/") {
+			return nil, bad("post_install", "hook %q is not a clean relative path inside the payload", h)
+		}
 	}
 	return &m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -95,6 +96,10 @@ func Open(r io.ReaderAt, size int64, expected *Layout) (*Installer, error) {
 		return nil, fmt.Errorf("failed to read manifest: %w", err)
 	}
 	if in.Manifest, err = ParseManifest(mb); err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) && fe.Offset < 0 {
+			fe.Offset = t.Layout.ManifestOffset
+		}
 		return nil, err
 	}
 	in.ManifestBytes = mb
@@ -193,7 +198,7 @@ func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) err
 	fnErr := func() error {
 		dec, err := NewDecompressor(bufio.NewReaderSize(hashed, 1<<20), in.Manifest.Compression)
 		if err != nil {
-			return fmt.Errorf("failed to start %s decompression: %w", in.Manifest.Compression, err)
+			return &FormatError{Offset: l.PayloadOffset, Field: "payload", Msg: fmt.Sprintf("not %s-compressed: %v", in.Manifest.Compression, err)}
 		}
 		defer dec.Close()
 		ahead := readAhead(dec, 4, 512<<10)
@@ -236,10 +241,20 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// NewExtractor returns the extractor of this installer's payload into root,
+// or for a dry run when root is "". Both run the same checks (entry counts
+// and sizes against the manifest, the hook, every entry and link), so that a
+// dry run passes exactly when extraction would not fail for a reason inside
+// the file. rw, if not nil, relocates (or checks the plan, in a dry run).
+func (in *Installer) NewExtractor(root string, rw Rewriter) *Extractor {
+	return &Extractor{Root: root, DryRun: root == "", Rewrite: rw, Hook: in.Manifest.PostInstall, Announced: in.Manifest}
+}
+
 // Check verifies the checksum and validates every payload entry, writing
-// nothing: what `--check` and `terrapack verify` do.
-func (in *Installer) Check(ctx context.Context) error {
-	x := &Extractor{DryRun: true}
+// nothing: what `--check` and `terrapack verify` do, with rw checking the
+// relocation plan (nil for none).
+func (in *Installer) Check(ctx context.Context, rw Rewriter) error {
+	x := in.NewExtractor("", rw)
 	return in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
 }
 

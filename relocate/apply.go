@@ -33,10 +33,12 @@ type Applier struct {
 var _ payload.Rewriter = (*Applier)(nil)
 
 // NewApplier checks that pl can be applied for vars, before anything is
-// written: the install path must fit every fixed-size string.
+// written: the plan must be valid (else a *payload.FormatError) and the
+// install path must fit every fixed-size string.
 func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
-	if err := pl.validate(); err != nil {
-		return nil, fmt.Errorf("invalid relocation plan: %w", err)
+	a, err := newApplier(pl)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkTargetChars(vars.Prefix); err != nil {
 		return nil, err
@@ -57,17 +59,9 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 	if err := pl.checkPython2(vars.Prefix); err != nil {
 		return nil, err
 	}
-	a := &Applier{
-		plan:     pl,
-		vars:     vars,
-		files:    map[string]*FilePlan{},
-		shebangs: map[string]*shebangRewrite{},
-		links:    map[string]string{},
-		seen:     map[string]bool{},
-	}
+	a.vars = vars
 	for i := range pl.Files {
 		f := &pl.Files[i]
-		a.files[f.Name] = f
 		if f.Kind == KindShebang {
 			rw, err := newShebangRewrite(f.Shebang, pl.Prefixes(), vars.Prefix)
 			if err != nil {
@@ -75,6 +69,30 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 			}
 			a.shebangs[f.Name] = rw
 		}
+	}
+	return a, nil
+}
+
+// NewChecker returns an Applier for a dry run of the extractor (--check,
+// verify): it checks the plan and every planned entry against the payload
+// as an install does, and needs no install path since it rewrites nothing.
+func NewChecker(pl *Plan) (*Applier, error) {
+	return newApplier(pl)
+}
+
+func newApplier(pl *Plan) (*Applier, error) {
+	if err := pl.validate(); err != nil {
+		return nil, err
+	}
+	a := &Applier{
+		plan:     pl,
+		files:    map[string]*FilePlan{},
+		shebangs: map[string]*shebangRewrite{},
+		links:    map[string]string{},
+		seen:     map[string]bool{},
+	}
+	for i := range pl.Files {
+		a.files[pl.Files[i].Name] = &pl.Files[i]
 	}
 	for _, l := range pl.Symlinks {
 		a.links[l.Name] = l.Target
@@ -102,16 +120,57 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 		return payload.FileRewrite{}, nil
 	}
 	a.seen[name] = true
+	rw := a.rewrite(f)
+	rw.Check, rw.Expect = f.check, f.expect()
+	return rw, nil
+}
+
+// check refuses a plan entry whose strings do not lie inside the file.
+func (f *FilePlan) check(size int64) error {
+	fits := func(field string, s BinString) error {
+		if end := s.end(); end > size {
+			return payload.Malformed("manifest relocation "+field, "%q: offset %d + capacity %d + its NUL end at byte %d, past the end of the %d-byte file", f.Name, s.Offset, max(s.Capacity, len(s.Value)), end, size)
+		}
+		return nil
+	}
+	for i, s := range f.Strings {
+		if err := fits(fmt.Sprintf("strings[%d]", i), s); err != nil {
+			return err
+		}
+	}
+	if f.Interp != nil {
+		return fits("interp", *f.Interp)
+	}
+	return nil
+}
+
+// expect lists the bytes of the file as built that the rewrite assumes.
+func (f *FilePlan) expect() []payload.Expect {
+	var out []payload.Expect
+	for _, s := range f.Strings {
+		out = append(out, payload.Expect{Offset: s.Offset, Bytes: append([]byte(s.Value), 0)})
+	}
+	if in := f.Interp; in != nil {
+		out = append(out, payload.Expect{Offset: in.Offset, Bytes: append([]byte(in.Value), 0)})
+	}
+	if f.Shebang != nil {
+		out = append(out, payload.Expect{Offset: 0, Bytes: []byte(f.Shebang.Line)})
+	}
+	return out
+}
+
+// rewrite says how the content of f is rewritten.
+func (a *Applier) rewrite(f *FilePlan) payload.FileRewrite {
 	old, prefix := a.plan.Prefixes(), a.vars.Prefix
 	switch f.Kind {
 	case KindText:
-		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newReplacer(w, old, prefix) }}, nil
+		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newReplacer(w, old, prefix) }}
 	case KindShebang:
-		rw := a.shebangs[name]
-		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newShebangWriter(w, rw, old, prefix) }}, nil
+		rw := a.shebangs[f.Name]
+		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newShebangWriter(w, rw, old, prefix) }}
 	case KindTemplate:
 		// Rendered at build; the placeholder alone is left.
-		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newExactReplacer(w, PrefixPlaceholder, prefix) }}, nil
+		return payload.FileRewrite{Wrap: func(w io.Writer) io.WriteCloser { return newExactReplacer(w, PrefixPlaceholder, prefix) }}
 	}
 	return payload.FileRewrite{Patch: func(file *os.File, written string) error {
 		for _, s := range f.Strings {
@@ -126,7 +185,7 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 			}
 		}
 		return nil
-	}}, nil
+	}}
 }
 
 // interpPath is the installed loader's path: cleaned, so that the extra
@@ -214,13 +273,24 @@ func (a *Applier) Symlink(name, target string) (string, error) {
 	}
 	a.seen[name] = true
 	if target != planned {
-		return "", fmt.Errorf("symlink %q points to %q, not %q as planned: the payload was changed after planning", name, target, planned)
+		return "", payload.Malformed("manifest relocation", "symlink %q points to %q, not %q as planned: the payload was changed after planning", name, target, planned)
 	}
-	q, _ := a.plan.Prefixes().Under(path.Clean(target))
+	rel, _ := a.plan.Prefixes().RelativeLink(name, target)
+	return rel, nil
+}
+
+// RelativeLink returns the relative form of symlink name's absolute target
+// into one of the prefixes, seen from the link's folder; ok is false when
+// target is not an absolute path equal to or under a prefix.
+func (ps Prefixes) RelativeLink(name, target string) (rel string, ok bool) {
+	q, ok := ps.Under(path.Clean(target))
+	if !ok || !path.IsAbs(target) {
+		return "", false
+	}
 	inside := path.Clean("." + strings.TrimPrefix(path.Clean(target), q))
 	// Both are clean relative paths, so Rel cannot fail.
-	rel, _ := filepath.Rel(path.Dir(name), inside)
-	return filepath.ToSlash(rel), nil
+	rel, _ = filepath.Rel(path.Dir(name), inside)
+	return filepath.ToSlash(rel), true
 }
 
 // Remaining lists the planned entries that were never extracted.
@@ -238,4 +308,12 @@ func (a *Applier) Remaining() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// CheckComplete refuses a plan that names entries the payload did not hold.
+func (a *Applier) CheckComplete() error {
+	if missed := a.Remaining(); len(missed) > 0 {
+		return payload.Malformed("manifest relocation", "the plan names entries missing from the payload: %s", strings.Join(missed, ", "))
+	}
+	return nil
 }

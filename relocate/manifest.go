@@ -2,7 +2,6 @@ package relocate
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/terrapack/terrapack/payload"
 )
@@ -15,7 +14,7 @@ func ManifestPlan(m *payload.Manifest) (*Plan, error) {
 	}
 	var p Plan
 	if err := json.Unmarshal(m.Relocation, &p); err != nil {
-		return nil, fmt.Errorf("unreadable relocation plan: %w", err)
+		return nil, payload.Malformed("manifest relocation", "unreadable plan: %v", err)
 	}
 	return &p, nil
 }

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/terrapack/terrapack/payload"
 )
 
 // Kinds of FilePlan.
@@ -346,47 +349,67 @@ func (pl *Plan) MaxTargetLen() int {
 	return -1
 }
 
-// validate checks a plan read from a manifest before anything is written.
+// MaxString bounds every string a plan names (a binary string's capacity,
+// a "#!" line): they drive allocations of the installer.
+const MaxString = 1 << 20
+
+// planError reports an invalid plan, naming the field at fault.
+func planError(field, format string, args ...any) error {
+	return payload.Malformed("manifest relocation "+field, format, args...)
+}
+
+// validate checks a plan read from a manifest before anything is written;
+// what depends on an entry's size is checked by the Applier's File.
 func (pl *Plan) validate() error {
-	for _, p := range append([]string{pl.BuildPrefix}, pl.OtherPrefixes...) {
+	for i, p := range append([]string{pl.BuildPrefix}, pl.OtherPrefixes...) {
 		if err := CheckPrefix(p); err != nil {
-			return fmt.Errorf("invalid build prefix: %w", err)
+			field := "build_prefix"
+			if i > 0 {
+				field = fmt.Sprintf("other_prefixes[%d]", i-1)
+			}
+			return planError(field, "invalid build prefix: %v", err)
 		}
 	}
 	seen := map[string]bool{}
 	for i := range pl.Files {
 		f := &pl.Files[i]
+		field := fmt.Sprintf("files[%d]", i)
 		if err := CheckName(f.Name); err != nil {
-			return fmt.Errorf("invalid file entry: %w", err)
+			return planError(field, "%v", err)
 		}
 		if seen[f.Name] {
-			return fmt.Errorf("file %q is planned twice", f.Name)
+			return planError(field, "%q is planned twice", f.Name)
 		}
 		seen[f.Name] = true
 		if err := pl.validateFile(f); err != nil {
-			return fmt.Errorf("invalid entry for %q: %w", f.Name, err)
+			return planError(fmt.Sprintf("%s (%q)", field, f.Name), "%v", err)
 		}
 	}
-	for _, l := range pl.Symlinks {
+	for i, l := range pl.Symlinks {
+		field := fmt.Sprintf("symlinks[%d]", i)
 		if err := CheckName(l.Name); err != nil {
-			return fmt.Errorf("invalid symlink entry: %w", err)
+			return planError(field, "%v", err)
 		}
 		if seen[l.Name] {
-			return fmt.Errorf("%q is planned twice", l.Name)
+			return planError(field, "%q is planned twice", l.Name)
 		}
 		seen[l.Name] = true
-		if _, ok := pl.Prefixes().Under(path.Clean(l.Target)); !ok {
-			return fmt.Errorf("symlink %q: target %q is not under the build prefix", l.Name, l.Target)
+		if _, ok := pl.Prefixes().Under(path.Clean(l.Target)); !ok || !path.IsAbs(l.Target) {
+			return planError(field, "symlink %q: target %q is not under the build prefix", l.Name, l.Target)
 		}
 	}
 	return nil
 }
 
 func (pl *Plan) validateFile(f *FilePlan) error {
+	if f.Kind != KindShebang && f.Shebang != nil || f.Kind != KindELF && f.Interp != nil ||
+		f.Kind != KindBinary && f.Kind != KindELF && len(f.Strings) > 0 {
+		return fmt.Errorf("fields that kind %q does not use", f.Kind)
+	}
 	switch f.Kind {
-	case KindText:
+	case KindText, KindTemplate:
 	case KindShebang:
-		if f.Shebang == nil || !strings.HasPrefix(f.Shebang.Line, "#!") || strings.Contains(f.Shebang.Line, "\n") {
+		if f.Shebang == nil || !strings.HasPrefix(f.Shebang.Line, "#!") || strings.Contains(f.Shebang.Line, "\n") || len(f.Shebang.Line) > MaxString {
 			return errors.New("shebang entry without a valid first line")
 		}
 		switch f.Shebang.Style {
@@ -395,22 +418,55 @@ func (pl *Plan) validateFile(f *FilePlan) error {
 			return fmt.Errorf("unknown trampoline style %q", f.Shebang.Style)
 		}
 	case KindBinary, KindELF:
-		strs := f.Strings
-		if f.Interp != nil {
-			strs = append(append([]BinString(nil), strs...), *f.Interp)
-		}
-		if len(strs) == 0 {
+		if len(f.Strings) == 0 && f.Interp == nil {
 			return errors.New("no strings to rewrite")
 		}
-		for _, s := range strs {
-			if s.Offset < 0 || strings.IndexByte(s.Value, 0) >= 0 || !pl.Prefixes().Names(s.Value) ||
-				s.Inner == 0 && s.Capacity < len(s.Value) || s.Inner < 0 || s.Inner > len(s.Value) || s.Inner > 0 && s.Capacity >= s.Inner {
-				return fmt.Errorf("invalid string %q at offset %d, capacity %d, inner %d", s.Value, s.Offset, s.Capacity, s.Inner)
+		var end int64 // of the previous string: they are sorted and apart
+		for i, s := range f.Strings {
+			if err := pl.validateString(s); err != nil {
+				return fmt.Errorf("strings[%d]: %w", i, err)
+			}
+			if s.Offset < end {
+				return fmt.Errorf("strings[%d] at offset %d overlaps the string before it, or is out of order", i, s.Offset)
+			}
+			end = s.end()
+		}
+		if in := f.Interp; in != nil {
+			if err := pl.validateString(*in); err != nil {
+				return fmt.Errorf("interp: %w", err)
+			}
+			for i, s := range f.Strings {
+				if s.Offset < in.end() && in.Offset < s.end() {
+					return fmt.Errorf("interp at offset %d overlaps strings[%d] at offset %d", in.Offset, i, s.Offset)
+				}
 			}
 		}
-	case KindTemplate:
 	default:
 		return fmt.Errorf("unknown kind %q", f.Kind)
 	}
 	return nil
+}
+
+// validateString checks what a string entry says of itself; its place in
+// the file is checked against the file's size by FilePlan.check.
+func (pl *Plan) validateString(s BinString) error {
+	switch {
+	case s.Offset < 0:
+		return fmt.Errorf("negative offset %d", s.Offset)
+	case s.Capacity < 0 || s.Capacity > MaxString || len(s.Value) > MaxString:
+		return fmt.Errorf("capacity %d at offset %d: at most %d, and the value at most as long", s.Capacity, s.Offset, MaxString)
+	case s.Inner < 0 || s.Inner > len(s.Value) || s.Inner == 0 && s.Capacity < len(s.Value) || s.Inner > 0 && s.Capacity >= s.Inner:
+		return fmt.Errorf("capacity %d, inner %d at offset %d do not fit the value (%d bytes)", s.Capacity, s.Inner, s.Offset, len(s.Value))
+	case s.Offset > math.MaxInt64-2*MaxString-1:
+		return fmt.Errorf("offset %d is past any file", s.Offset)
+	case strings.IndexByte(s.Value, 0) >= 0 || !pl.Prefixes().Names(s.Value):
+		return fmt.Errorf("value %q at offset %d does not name the build prefix", s.Value, s.Offset)
+	}
+	return nil
+}
+
+// end is the offset after the last byte a rewrite of s reads or writes:
+// the value and its NUL, or the whole capacity (PT_INTERP is padded).
+func (s BinString) end() int64 {
+	return s.Offset + int64(max(s.Capacity, len(s.Value))) + 1
 }

@@ -43,12 +43,10 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 	p.linef("dry run: verifying %s %s (%d files, %s) for %s; nothing is written", m.Name, m.Version, m.Files, meter.Bytes(m.UnpackedSize), target)
 	p.begin("verifying", m.UnpackedSize, m.Files)
 	nw := newTree{}
-	x := &payload.Extractor{DryRun: true, FinalRoot: target, OnEntry: func(r payload.Record) {
+	x := in.NewExtractor("", rewriter(reloc))
+	x.OnEntry = func(r payload.Record) {
 		nw[r.Name] = r
 		p.entry(r)
-	}}
-	if reloc != nil {
-		x.Rewrite = reloc
 	}
 	err := in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
 	p.end()
@@ -56,8 +54,8 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 		return err
 	}
 	if reloc != nil {
-		if missed := reloc.Remaining(); len(missed) > 0 {
-			return fmt.Errorf("relocation plan names entries missing from the payload: %s", strings.Join(missed, ", "))
+		if err := reloc.CheckComplete(); err != nil {
+			return err
 		}
 	}
 	countNew(m, nw, res)

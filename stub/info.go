@@ -41,8 +41,11 @@ func openSelf() (*os.File, error) {
 
 // openInstaller opens the running installer and checks its size and trailer.
 func openInstaller() (*payload.Installer, error) {
-	layout, ok := payload.DecodeStubInfo(stubInfo[:])
-	if !ok {
+	layout, patched, err := payload.DecodeStubInfo(stubInfo[:])
+	if err != nil {
+		return nil, err
+	}
+	if !patched {
 		return nil, errors.New("this is a bare terrapack stub with no payload; build an installer with `terrapack build`")
 	}
 	f, err := openSelf()

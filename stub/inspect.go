@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/terrapack/terrapack/payload"
+	"github.com/terrapack/terrapack/relocate"
 )
 
 // list prints the payload's entries, verifying the file on the way.
@@ -21,7 +22,7 @@ func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("failed to read payload: %w", err)
+				return payload.Malformed("payload", "not a readable tar stream: %v", err)
 			}
 			perm := hdr.FileInfo().Mode().Perm().String()[1:]
 			line := fmt.Sprintf("%c%s %12d %s", typeChar(hdr.Typeflag), perm, hdr.Size, hdr.Name)
@@ -38,7 +39,7 @@ func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
 
 // check verifies the checksum and every entry without writing anything.
 func check(ctx context.Context, in *payload.Installer, w io.Writer, quiet bool) error {
-	if err := in.Check(ctx); err != nil {
+	if err := relocate.CheckInstaller(ctx, in); err != nil {
 		return err
 	}
 	if !quiet {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
@@ -96,19 +95,15 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 		return err
 	}
 	nw := newTree{}
-	x := &payload.Extractor{Root: tx.tmp, FinalRoot: target, OnEntry: func(r payload.Record) {
+	x := in.NewExtractor(tx.tmp, rewriter(reloc))
+	x.OnEntry = func(r payload.Record) {
 		recs.add(r)
 		nw[r.Name] = r
 		p.entry(r)
-	}}
-	if reloc != nil {
-		x.Rewrite = reloc
 	}
 	err = in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
 	if err == nil && reloc != nil {
-		if missed := reloc.Remaining(); len(missed) > 0 {
-			err = fmt.Errorf("relocation plan names entries missing from the payload: %s", strings.Join(missed, ", "))
-		}
+		err = reloc.CheckComplete()
 	}
 	p.end()
 	if err == nil {
@@ -162,22 +157,33 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 var pastTense = map[string]string{"install": "installed", "upgrade": "upgraded", "repair": "repaired"}
 
 // newRelocation prepares the manifest's relocation plan for target, or
-// refuses, before anything is written, when target cannot hold it.
+// refuses, before anything is written, when the plan is invalid (the file is
+// at fault: a *payload.FormatError) or target cannot hold it.
 func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error) {
 	plan, err := relocate.ManifestPlan(m)
-	if err != nil {
-		return nil, &payload.FormatError{Msg: err.Error()}
-	}
-	if plan == nil {
-		return nil, nil
+	if err != nil || plan == nil {
+		return nil, err
 	}
 	a, err := relocate.NewApplier(plan, relocate.Vars{Prefix: target, Name: m.Name, Version: m.Version})
-	var te *relocate.TargetError
-	if errors.As(err, &te) {
+	var (
+		fe *payload.FormatError
+		te *relocate.TargetError
+	)
+	switch {
+	case errors.As(err, &fe):
+		return nil, err
+	case errors.As(err, &te):
 		return nil, &refusal{msg: err.Error(), hint: te.Hint}
-	}
-	if err != nil {
+	case err != nil:
 		return nil, &refusal{msg: err.Error()}
 	}
 	return a, nil
+}
+
+// rewriter is reloc as the extractor takes it: no interface around a nil.
+func rewriter(reloc *relocate.Applier) payload.Rewriter {
+	if reloc == nil {
+		return nil
+	}
+	return reloc
 }

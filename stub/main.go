@@ -329,16 +329,16 @@ func classify(err error) (int, string) {
 		return exitFailed, hint
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted, ""
-	case payload.IsRefusal(err):
-		return exitDamaged, "the installer holds an unsafe entry and nothing was installed; report it to whoever made it"
 	case errors.As(err, &sig):
 		return exitDamaged, "nothing was installed; " + map[payload.SignatureProblem]string{
 			payload.Unsigned:     "ask the publisher for a signed installer, or leave out --verify-key (and " + verifyKeyEnv + ") if you trust where this one came from",
 			payload.Untrusted:    "check that the trusted keys hold the publisher's current public key, and that the installer comes from them",
 			payload.BadSignature: "download or copy the installer again from the publisher",
 		}[sig.Kind]
-	case errors.As(err, &size), errors.As(err, &sum), errors.As(err, &format):
+	case errors.As(err, &size), errors.As(err, &sum):
 		return exitDamaged, "download or copy the installer again and compare its SHA-256 with the published one"
+	case payload.IsRefusal(err), errors.As(err, &format):
+		return exitDamaged, "the installer is malformed or holds an unsafe entry, and nothing was installed; download it again, and if that does not help, report it to whoever made it"
 	case errors.As(err, &ref):
 		return exitRefused, ref.hint
 	case errors.As(err, &hook):

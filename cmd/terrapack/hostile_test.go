@@ -26,8 +26,10 @@ func craft(t *testing.T, entries []tar.Header) string {
 		tw := tar.NewWriter(w)
 		for _, h := range entries {
 			h := h
+			m.Files++ // honest counts, so that the entry itself is what is refused
 			if h.Typeflag == tar.TypeReg {
 				h.Size = 3
+				m.UnpackedSize += 3
 			}
 			if err := tw.WriteHeader(&h); err != nil {
 				return err

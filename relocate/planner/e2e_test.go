@@ -123,7 +123,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := os.Mkdir(T2, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	x := &payload.Extractor{Root: T2, FinalRoot: T2, Rewrite: a2}
+	x := &payload.Extractor{Root: T2, Rewrite: a2}
 	if err := x.Extract(context.Background(), tar.NewReader(tarTree(t, packed))); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/terrapack/terrapack/internal/elftest"
+	"github.com/terrapack/terrapack/payload"
 	"github.com/terrapack/terrapack/relocate"
 )
 
@@ -401,8 +402,9 @@ func TestNewApplierRefuses(t *testing.T) {
 		{BuildPrefix: binPrefix, Files: []relocate.FilePlan{{Name: "a", Kind: relocate.KindShebang}}},
 		{BuildPrefix: binPrefix, Symlinks: []relocate.LinkPlan{{Name: "l", Target: "/elsewhere"}}},
 	} {
-		if _, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/x"}); err == nil || !strings.Contains(err.Error(), "invalid relocation plan") {
-			t.Errorf("plan %+v: error %v", pl, err)
+		var fe *payload.FormatError
+		if _, err := relocate.NewApplier(pl, relocate.Vars{Prefix: "/opt/x"}); !errors.As(err, &fe) || !strings.Contains(err.Error(), "manifest relocation") {
+			t.Errorf("plan %+v: error %v, want a FormatError naming the plan's field", pl, err)
 		}
 	}
 }
