@@ -244,6 +244,13 @@ func (x *Extractor) count(name string, hdr *tar.Header) error {
 	return nil
 }
 
+// Linux's PATH_MAX and NAME_MAX: the names an install can create whatever
+// the target, since every name is opened relative to the root's descriptor.
+const (
+	maxPath = 4096
+	maxName = 255
+)
+
 // cleanName turns a tar name into a clean relative path, refusing absolute
 // paths, "..", and aliases such as "a//b" or "a/./b".
 func cleanName(raw string) (string, error) {
@@ -261,6 +268,15 @@ func cleanName(raw string) (string, error) {
 		return "", &EntryError{raw, "path is not clean"}
 	case n == MetaDir || strings.HasPrefix(n, MetaDir+"/"):
 		return "", &EntryError{raw, MetaDir + "/ is reserved for terrapack's own records"}
+	case strings.IndexByte(n, 0) >= 0:
+		return "", &EntryError{raw, "name holds a NUL byte"}
+	case len(n) >= maxPath:
+		return "", &EntryError{raw, fmt.Sprintf("name is %d bytes; no file system opens %d or more", len(n), maxPath)}
+	}
+	for _, c := range strings.Split(n, "/") {
+		if len(c) > maxName {
+			return "", &EntryError{raw, fmt.Sprintf("a component of %d bytes; file systems allow %d", len(c), maxName)}
+		}
 	}
 	return n, nil
 }
@@ -416,6 +432,8 @@ func (x *Extractor) symlink(hdr *tar.Header, rec *Record) error {
 		return &EntryError{rec.Name, fmt.Sprintf("symlink to the absolute path %q (links inside the install are relative)", target)}
 	case strings.IndexByte(target, 0) >= 0:
 		return &EntryError{rec.Name, "symlink target holds a NUL byte"}
+	case len(target) >= maxPath:
+		return &EntryError{rec.Name, fmt.Sprintf("symlink target of %d bytes; the kernel takes less than %d", len(target), maxPath)}
 	}
 	x.nodes[rec.Name] = node{kind: tar.TypeSymlink, link: target}
 	x.links = append(x.links, rec.Name)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
+	"slices"
 	"testing"
 )
 
@@ -53,13 +55,36 @@ func TestStubInfo(t *testing.T) {
 }
 
 // FuzzOpen feeds arbitrary bytes as an installer: it must never panic or
-// allocate from an unchecked length.
+// allocate from an unchecked length, and what it accepts must be in bounds:
+// the parts inside the file and in order, a manifest the installer can use.
 func FuzzOpen(f *testing.F) {
-	tr := Trailer{Version: FormatVersion, Layout: Layout{PayloadOffset: 1, PayloadLength: 0, ManifestOffset: 1, ManifestLength: 2, TotalSize: 3 + TrailerSize}}
-	f.Add(append([]byte("x{}"), tr.MarshalBinary()...))
+	m := []byte(`{"format":1,"name":"x","compression":"none","files":1,"post_install":"bin/x"}`)
+	tr := Trailer{Version: FormatVersion, Layout: Layout{PayloadOffset: 1, PayloadLength: 0, ManifestOffset: 1, ManifestLength: int64(len(m)), TotalSize: 1 + int64(len(m)) + TrailerSize}}
+	f.Add(append(append([]byte("x"), m...), tr.MarshalBinary()...))
 	f.Add([]byte("short"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		Open(bytes.NewReader(b), int64(len(b)), nil)
+		in, err := Open(bytes.NewReader(b), int64(len(b)), nil)
+		if err != nil {
+			var fe *FormatError
+			var se *SizeError
+			if !errors.As(err, &fe) && !errors.As(err, &se) {
+				t.Fatalf("refused with an untyped error: %v", err)
+			}
+			return
+		}
+		l := in.Trailer.Layout
+		switch {
+		case l.TotalSize != int64(len(b)) || l.PayloadOffset <= 0 || l.PayloadLength < 0 || l.ManifestLength < 0:
+			t.Fatalf("accepted layout out of bounds: %+v for %d bytes", l, len(b))
+		case l.ManifestOffset != l.PayloadOffset+l.PayloadLength || l.ManifestOffset+l.ManifestLength+TrailerSize != l.TotalSize:
+			t.Fatalf("accepted layout with gaps or overlaps: %+v", l)
+		case l.ManifestLength > MaxManifestSize || int64(len(in.ManifestBytes)) != l.ManifestLength:
+			t.Fatalf("manifest of %d bytes accepted", l.ManifestLength)
+		case in.Manifest.Name == "" || !slices.Contains(Methods, in.Manifest.Compression) || in.Manifest.Entries() < 0 || in.Manifest.UnpackedSize < 0:
+			t.Fatalf("unusable manifest accepted: %+v", in.Manifest)
+		case in.Manifest.PostInstall != "" && !fs.ValidPath(in.Manifest.PostInstall):
+			t.Fatalf("hook %q accepted", in.Manifest.PostInstall)
+		}
 	})
 }
 
