@@ -54,10 +54,14 @@ type tarEntry struct {
 func hreg(name, body string, mode int64) tarEntry {
 	return tarEntry{Name: name, Type: tar.TypeReg, Mode: mode, Body: body}
 }
-func hdir(name string) tarEntry       { return tarEntry{Name: name + "/", Type: tar.TypeDir, Mode: 0o755} }
-func hlink(name, to string) tarEntry  { return tarEntry{Name: name, Type: tar.TypeSymlink, Link: to, Mode: 0o777} }
-func hhard(name, to string) tarEntry  { return tarEntry{Name: name, Type: tar.TypeLink, Link: to} }
-func plan(files ...any) map[string]any { return map[string]any{"build_prefix": "/build/app", "files": files} }
+func hdir(name string) tarEntry { return tarEntry{Name: name + "/", Type: tar.TypeDir, Mode: 0o755} }
+func hlink(name, to string) tarEntry {
+	return tarEntry{Name: name, Type: tar.TypeSymlink, Link: to, Mode: 0o777}
+}
+func hhard(name, to string) tarEntry { return tarEntry{Name: name, Type: tar.TypeLink, Link: to} }
+func plan(files ...any) map[string]any {
+	return map[string]any{"build_prefix": "/build/app", "files": files}
+}
 
 func hostileCases() []hostileCase {
 	elfish := "\x7fELF" + strings.Repeat("\x00", 60) + "/build/app/lib/ld.so\x00" + strings.Repeat("\x00", 20)
