@@ -28,6 +28,9 @@ type Applier struct {
 	shebangs map[string]*shebangRewrite
 	links    map[string]string // name → planned target
 	seen     map[string]bool
+	// checkOnly: a dry run's checker, which checks each entry and rewrites
+	// nothing (it has no install path to write).
+	checkOnly bool
 }
 
 var _ payload.Rewriter = (*Applier)(nil)
@@ -77,7 +80,11 @@ func NewApplier(pl *Plan, vars Vars) (*Applier, error) {
 // verify): it checks the plan and every planned entry against the payload
 // as an install does, and needs no install path since it rewrites nothing.
 func NewChecker(pl *Plan) (*Applier, error) {
-	return newApplier(pl)
+	a, err := newApplier(pl)
+	if a != nil {
+		a.checkOnly = true
+	}
+	return a, err
 }
 
 func newApplier(pl *Plan) (*Applier, error) {
@@ -120,7 +127,10 @@ func (a *Applier) File(name string) (payload.FileRewrite, error) {
 		return payload.FileRewrite{}, nil
 	}
 	a.seen[name] = true
-	rw := a.rewrite(f)
+	var rw payload.FileRewrite
+	if !a.checkOnly {
+		rw = a.rewrite(f)
+	}
 	rw.Check, rw.Expect = f.check, f.expect()
 	return rw, nil
 }
