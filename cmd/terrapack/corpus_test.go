@@ -112,7 +112,7 @@ func hostileCases() []hostileCase {
 			manifest: map[string]any{"relocation": plan(map[string]any{"name": "bin/tool", "kind": "shebang", "shebang": map[string]any{"line": "#!/build/app/bin/sh -e", "style": "shell"}})}, code: 0, message: ""},
 		{name: "plan-shebang-mismatch", entries: []tarEntry{hdir("bin"), hreg("bin/tool", "#!/bin/sh\necho ok\n", 0o755)},
 			manifest: map[string]any{"relocation": plan(map[string]any{"name": "bin/tool", "kind": "shebang", "shebang": map[string]any{"line": "#!/build/app/bin/sh -e", "style": "shell"}})},
-			code: 3, message: `"bin/tool" does not hold "#!/build/app/bin/sh -e" at offset 0`},
+			code:     3, message: `"bin/tool" does not hold "#!/build/app/bin/sh -e" at offset 0`},
 		{name: "plan-twice", entries: []tarEntry{hreg("a", "/build/app", 0o644)},
 			manifest: map[string]any{"relocation": plan(map[string]any{"name": "a", "kind": "text"}, map[string]any{"name": "a", "kind": "text"})}, code: 3, message: "planned twice"},
 		{name: "plan-unknown-kind", entries: []tarEntry{hreg("a", "x", 0o644)},
