@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,9 +23,8 @@ import (
 // into the file, compressed), its manifest, and "expect": the exit code and a
 // piece of the message. TestHostileCorpus appends them to the real stub with
 // a correct stub information block and trailer, then runs --check and an
-// install. `go test ./cmd/terrapack -run TestHostileCorpus -update` rewrites
-// the corpus from the table in hostileCases.
-var update = flag.Bool("update", false, "rewrite testdata/hostile from hostileCases")
+// install. `go test ./cmd/terrapack -run TestHostileCorpus -update` (the
+// golden files' flag) rewrites the corpus from the table in hostileCases.
 
 const corpusDir = "testdata/hostile"
 
