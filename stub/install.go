@@ -65,6 +65,9 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 		}
 		return err
 	}
+	if up.prev != nil {
+		state = targetOurs // kept data alone is replaced like an install
+	}
 	accepted, err := acceptLicense(m, o, up.prev)
 	if err != nil {
 		return err

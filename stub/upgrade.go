@@ -677,10 +677,21 @@ func prepareUpgrade(in *payload.Installer, o options, target string, state targe
 	res.Action = "install"
 	switch {
 	case state == targetOther:
-		return nil, &refusal{
-			msg:  fmt.Sprintf("target %q is not empty and was not made by a terrapack installer", target),
-			hint: "choose a new or empty folder; --force only replaces earlier terrapack installs",
+		prev, err := keptDataOnly(target, m)
+		if err != nil || prev == nil {
+			return nil, &refusal{
+				msg:  fmt.Sprintf("target %q is not empty and was not made by a terrapack installer", target),
+				hint: "choose a new or empty folder; --force only replaces earlier terrapack installs",
+			}
 		}
+		// What an earlier --uninstall left of the vendor's keep: data moves
+		// into this install.
+		fmt.Fprintf(o.stderr, "%s holds only data an earlier install kept (%s): it moves into this install\n", target, strings.Join(m.Keep, " "))
+		up.prev, up.rules = prev, rules{config: m.Config, keep: m.Keep}
+		if up.entries, err = prev.survey(m.Keep); err != nil {
+			return nil, err
+		}
+		return up, nil
 	case state != targetOurs && o.repair:
 		return nil, &refusal{msg: fmt.Sprintf("nothing to repair: %q holds no install", target), hint: "install it first (without --repair)"}
 	case state != targetOurs:
@@ -753,6 +764,31 @@ func prepareUpgrade(in *payload.Installer, o options, target string, state targe
 		}
 	}
 	return up, nil
+}
+
+// keptDataOnly returns the folder target as a previous install with nothing
+// installed when all its files lie under m's keep: globs (what --uninstall
+// leaves), else nil.
+func keptDataOnly(target string, m *payload.Manifest) (*previous, error) {
+	if len(m.Keep) == 0 {
+		return nil, nil
+	}
+	only := true
+	err := filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(target, p)
+		if !d.IsDir() && !underGlobs(m.Keep, filepath.ToSlash(rel)) {
+			only = false
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil || !only {
+		return nil, err
+	}
+	return &previous{root: target, manifest: &payload.Manifest{Name: m.Name}, records: map[string]payload.Record{}}, nil
 }
 
 // carryOver plans against the extracted new tree and carries what the

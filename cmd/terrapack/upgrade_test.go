@@ -523,3 +523,42 @@ func TestUpgradeKilledAfterCommitKeepsSetAsideFiles(t *testing.T) {
 		t.Fatalf("the next run did not move the set-aside files out:\n%s", r)
 	}
 }
+
+// --uninstall leaves the vendor's keep: data and the config the customer
+// changed; --purge removes them too.
+func TestUninstallLeavesDataAndChangedConfigUnlessPurge(t *testing.T) {
+	_, target, run2 := upgradeFixture(t)
+	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
+	res := parseResult(t, mustOK(t, runCmd(t, nil, run2, "--uninstall", "--to", target, "--json")))
+	if res["action"] != "uninstall" || res["changed"] != true {
+		t.Errorf("result: %v", res)
+	}
+	if exists(filepath.Join(target, "share/version")) || exists(filepath.Join(target, "bin/app")) {
+		t.Error("--uninstall left installed files")
+	}
+	for _, kept := range []string{"var/db/big.db", "var/README", "etc/app.conf", "share/notes.txt"} {
+		if !exists(filepath.Join(target, kept)) {
+			t.Errorf("--uninstall removed %s", kept)
+		}
+	}
+	if got := readText(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
+		t.Errorf("changed config after --uninstall: %q", got)
+	}
+	// Installing again into what is left takes the data back in; the rest
+	// of what was kept makes it a folder that is not an install.
+	must(t, os.Remove(filepath.Join(target, "etc/app.conf")))
+	must(t, os.Remove(filepath.Join(target, "share/notes.txt")))
+	dbInode := inode(t, filepath.Join(target, "var/db/big.db"))
+	r := mustOK(t, runCmd(t, nil, run2, "--to", target))
+	if !strings.Contains(r.stderr, "holds only data an earlier install kept (var/**): it moves into this install") ||
+		inode(t, filepath.Join(target, "var/db/big.db")) != dbInode || readText(t, filepath.Join(target, "share/version")) != "2.0\n" {
+		t.Errorf("reinstall over kept data:\n%s", r)
+	}
+
+	_, target, run2 = upgradeFixture(t)
+	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
+	mustOK(t, runCmd(t, nil, run2, "--uninstall", "--purge", "--to", target, "--quiet"))
+	if exists(target) {
+		t.Error("--purge left the install folder")
+	}
+}
