@@ -9,7 +9,9 @@
 # - `sync` before each timed run, outside it, so no run pays for the
 #   write-back of the one before;
 # - the tools take turns (the order rotates each round), one untimed warm-up
-#   round first; medians of BENCH_RUNS (default 5) runs;
+#   round first; medians of BENCH_RUNS (default 5) runs, BENCH_BUILD_RUNS
+#   (default 3) for builds;
+# - a signed installer too (ssh-keygen ed25519 key, --verify-key at install);
 # - on disk (/var/tmp) and on tmpfs (/dev/shm);
 # - zstd | tar decodes terrapack's own payload, cut out of the installer
 #   with the recipe of docs/FORMAT.md, so both decode the same stream.
@@ -18,14 +20,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-5}
+build_runs=${BENCH_BUILD_RUNS:-3} # a CPython build by makeself takes a minute
 tp=$PWD/bin/terrapack
 doc=docs/BENCHMARKS.md
 
 need=()
-for t in makeself zstd xorriso /usr/bin/time; do command -v "$t" >/dev/null || need+=("$t"); done
+for t in makeself zstd xorriso strace ssh-keygen /usr/bin/time; do command -v "$t" >/dev/null || need+=("$t"); done
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq makeself zstd xorriso time >/dev/null
-  else echo "missing: ${need[*]} (apt-get install makeself zstd xorriso time)" >&2; exit 1; fi
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq makeself zstd xorriso strace openssh-client time >/dev/null
+  else echo "missing: ${need[*]} (apt-get install makeself zstd xorriso strace openssh-client time)" >&2; exit 1; fi
 fi
 
 # The trees: BENCH_TREES, or Go's and the pyenv CPython with the most entries.
@@ -81,8 +84,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 # folder under BASE. The caller clears BASE afterwards.
 rounds() {
   local tree=$1 fs=$2 base=$3; shift 3
-  local tools=("$@") n=${#tools[@]} r k tool d c
-  for ((r = 0; r <= runs; r++)); do
+  local tools=("$@") n=${#tools[@]} r k tool d c last=$runs
+  [ "$fs" = build ] && last=$build_runs
+  for ((r = 0; r <= last; r++)); do
     for ((k = 0; k < n; k++)); do
       tool=${tools[$(((r + k) % n))]}
       d=$base/$tool-$r
@@ -96,9 +100,12 @@ rounds() {
 clear() { chmod -R u+w "$1" && rm -rf "${1:?}"/* && sync; }
 
 md=$disk/tables.md
+ssh-keygen -q -t ed25519 -N '' -C bench -f "$disk/key"
+echo "| tree | tool | system calls | write | futex | nanosleep | fcntl | epoll_ctl |" >"$md.strace"
+echo "|---|---|---|---|---|---|---|---|" >>"$md.strace"
 {
-  echo "| tree | file system | terrapack | \`zstd -dc \\| tar -x\` | makeself --zstd | terrapack / zstd\\|tar | terrapack / makeself |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| tree | file system | terrapack | signed, --verify-key | \`zstd -dc \\| tar -x\` | makeself --zstd | terrapack / zstd\\|tar | signed / zstd\\|tar | terrapack / makeself |"
+  echo "|---|---|---|---|---|---|---|---|---|"
 } >"$md.install"
 {
   echo "| tree | terrapack build | makeself build | build ratio | terrapack size | makeself size | size ratio | \`tar \\| zstd -3\` size |"
@@ -121,7 +128,8 @@ for tree in "${trees[@]}"; do
   export cmd_tp="$tp build $tree -o @D@.run -q"
   export cmd_ms="makeself --zstd --nox11 --nomd5 --nocrc --sha256 --quiet $tree @D@.run demo true"
   rounds "$tag" build "$w/b" tp ms
-  mv "$w/b/tp-$runs.run" "$w/t.run" && mv "$w/b/ms-$runs.run" "$w/m.run" && clear "$w/b"
+  mv "$w/b/tp-$build_runs.run" "$w/t.run" && mv "$w/b/ms-$build_runs.run" "$w/m.run" && clear "$w/b"
+  "$tp" build "$tree" -o "$w/s.run" -q --sign "$disk/key"
   tar -C "$tree" -cf - . | zstd -q -3 -T0 >"$w/p3.tar.zst"
   ts=$(stat -c %s "$w/t.run") ms=$(stat -c %s "$w/m.run") ps=$(stat -c %s "$w/p3.tar.zst")
   echo "| $desc | $(median wall "$tag" build tp) s | $(median wall "$tag" build ms) s | **$(ratio "$(median wall "$tag" build tp)" "$(median wall "$tag" build ms)")** | $ts | $ms | **$(ratio "$ts" "$ms")** | $ps |" >>"$md.build"
@@ -133,6 +141,7 @@ for tree in "${trees[@]}"; do
   tail -c +$((off + 1)) "$f" | head -c "$len" >"$w/p.tar.zst"
 
   export cmd_tp="$w/t.run --to @D@ -q"
+  export cmd_ts="$w/s.run --to @D@ -q --verify-key $disk/key.pub"
   export cmd_zt="mkdir @D@ && zstd -dcq $w/p.tar.zst | tar -x -C @D@"
   export cmd_ms="$w/m.run --quiet --noexec --target @D@"
   for fs in disk tmpfs; do
@@ -140,10 +149,20 @@ for tree in "${trees[@]}"; do
     if [ "$fs" = tmpfs ]; then [ -n "$ram" ] || continue; base=$ram/o; fi
     mkdir -p "$base"
     echo "   install on $fs" >&2
-    rounds "$tag" "$fs" "$base" tp zt ms
+    rounds "$tag" "$fs" "$base" tp ts zt ms
     clear "$base"
-    a=$(median wall "$tag" "$fs" tp) b=$(median wall "$tag" "$fs" zt) c=$(median wall "$tag" "$fs" ms)
-    echo "| $desc | $fs | $a s | $b s | $c s | **$(ratio "$a" "$b")** | **$(ratio "$a" "$c")** |" >>"$md.install"
+    a=$(median wall "$tag" "$fs" tp) b=$(median wall "$tag" "$fs" zt) c=$(median wall "$tag" "$fs" ms) d=$(median wall "$tag" "$fs" ts)
+    echo "| $desc | $fs | $a s | $d s | $b s | $c s | **$(ratio "$a" "$b")** | **$(ratio "$d" "$b")** | **$(ratio "$a" "$c")** |" >>"$md.install"
+  done
+
+  # Where the time goes: system calls of one install on tmpfs (untimed).
+  for t in tp zt; do
+    [ -n "$ram" ] || break
+    c=cmd_$t
+    strace -f -c -o "$disk/strace" sh -c "${!c//@D@/$ram/o/strace-$t}" >/dev/null
+    n() { awk -v s="$1" '$NF==s {print $4}' "$disk/strace"; }
+    echo "| $desc | $t | $(n total) | $(n write) | $(n futex) | $(n nanosleep) | $(n fcntl) | $(n epoll_ctl) |" >>"$md.strace"
+    clear "$ram/o"
   done
 
   echo "   --sync on disk" >&2
@@ -173,7 +192,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "<!-- bench:begin (written by scripts/bench.sh; edit the text around it) -->"
   echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
-  echo "$runs timed runs per tool after one warm-up, medians of wall-clock seconds. Load average"
+  echo "$runs timed runs per tool after one warm-up ($build_runs for builds), medians of wall-clock seconds. Load average"
   echo "(1, 5, 15 min) $load_before before, $load_after after."
   echo
   echo "Install (verification, extraction, relocation and records included):"
@@ -181,6 +200,10 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   cat "$md.install"
   echo
   cat "$md.other"
+  echo
+  echo "System calls of one install on tmpfs (\`strace -f -c\`; tp terrapack, zt zstd | tar):"
+  echo
+  cat "$md.strace"
   echo
   echo "Build (into a new file each run):"
   echo
