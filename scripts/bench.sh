@@ -21,8 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-5}
 build_runs=${BENCH_BUILD_RUNS:-3} # a CPython build by makeself takes a minute
-tp=$PWD/bin/terrapack
-doc=docs/BENCHMARKS.md
+tp=${BENCH_TERRAPACK:-$PWD/bin/terrapack}
+doc=${BENCH_DOC:-docs/BENCHMARKS.md}
 
 need=()
 for t in makeself zstd xorriso strace ssh-keygen /usr/bin/time; do command -v "$t" >/dev/null || need+=("$t"); done
