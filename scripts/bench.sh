@@ -176,7 +176,7 @@ for tree in "${trees[@]}"; do
 
   if [ "$tree" = "${trees[0]}" ]; then
     mkdir -p "$w/disc" && cp "$w/t.run" "$w/disc/app.run"
-    export cmd_tp="$tp iso $w/t.run -o @D@.iso" cmd_xo="xorriso -as mkisofs -quiet -R -J -o @D@.iso $w/disc 2>/dev/null"
+    export cmd_tp="$tp iso $w/t.run -o @D@.iso -q" cmd_xo="xorriso -as mkisofs -quiet -R -J -o @D@.iso $w/disc 2>/dev/null"
     rounds "$tag" iso "$w/b" tp xo
     clear "$w/b"
     iso_ratio=$(ratio "$(median wall "$tag" iso xo)" "$(median wall "$tag" iso tp)")
