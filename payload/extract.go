@@ -331,15 +331,24 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		}
 	}
 	x.nodes[rec.Name] = node{kind: tar.TypeReg, mode: rec.Mode}
+	recorded, err := recordedSHA256(hdr)
+	if err != nil {
+		return err
+	}
+	// The build recorded the hash of what it packed, and the whole-file
+	// checksum vouches for it: only a file rewritten here is hashed.
+	hashed := recorded == nil || rw.Wrap != nil || rw.Patch != nil
 	x.hash.Reset()
-	var dst io.Writer = x.hash
+	var dst io.Writer = io.Discard
+	if hashed {
+		dst = x.hash
+	}
 	fd := -1
 	if !x.DryRun {
 		flags := unix.O_WRONLY
 		if rw.Patch != nil {
 			flags = unix.O_RDWR // patched files are read back to hash them
 		}
-		var err error
 		// The mode is the payload's: the installer runs with umask 0.
 		if fd, err = x.fs.open(rec.Name, flags|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, uint32(rec.Mode)); err != nil {
 			return fmt.Errorf("failed to create %q: %w", rec.Name, err)
@@ -349,7 +358,10 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 				unix.Close(fd)
 			}
 		}()
-		dst = io.MultiWriter(fdWriter(fd), x.hash)
+		dst = fdWriter(fd)
+		if hashed {
+			dst = io.MultiWriter(dst, x.hash)
+		}
 	}
 	counted := &CountingWriter{W: dst}
 	var w io.Writer = counted
@@ -383,7 +395,10 @@ func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, r
 		}
 		fd = -1
 	}
-	rec.SHA256 = x.hash.Sum(nil)
+	rec.SHA256 = recorded
+	if hashed {
+		rec.SHA256 = x.hash.Sum(nil)
+	}
 	return nil
 }
 
