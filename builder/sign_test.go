@@ -16,7 +16,9 @@ type testSigner ed25519.PrivateKey
 func (k testSigner) PublicKey() ed25519.PublicKey {
 	return ed25519.PrivateKey(k).Public().(ed25519.PublicKey)
 }
-func (k testSigner) Sign(d []byte) ([]byte, error) { return ed25519.Sign(ed25519.PrivateKey(k), d), nil }
+func (k testSigner) Sign(d []byte) ([]byte, error) {
+	return ed25519.Sign(ed25519.PrivateKey(k), d), nil
+}
 
 // TestEveryTrailerByteCounts: a flipped low or high bit in any byte of the
 // trailer, and of the signature block of a signed installer, is refused by

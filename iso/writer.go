@@ -7,14 +7,18 @@
 // depends on the number of entries, not on file sizes.
 //
 // The image holds:
+//
 //   - a primary volume descriptor with level 2 style identifiers
 //     (uppercase d-characters, made unique per directory) and Rock Ridge
 //     (RRIP 1991A) entries carrying real names, POSIX modes, times and
 //     symlinks;
+//
 //   - a Joliet supplementary volume descriptor (UCS-2 level 3) whose tree
 //     holds the real names, shortened to 64 characters where needed;
 //     symlinks exist only in the Rock Ridge view;
+//
 //   - L and M path tables for both trees;
+//
 //   - files of 4 GiB and more as multi-extent files (interchange level 3).
 //
 //   - 15 sectors of padding at the end and spaces in the primary

@@ -10,8 +10,8 @@ import (
 // and file creation then run on two cores, like `zstd -dc | tar -x`, and hand
 // over once per chunk rather than once per read. Memory: chunks × size.
 type aheadReader struct {
-	full chan []byte  // decoded chunks, in order
-	free chan []byte  // empty chunks for the decoder
+	full chan []byte   // decoded chunks, in order
+	free chan []byte   // empty chunks for the decoder
 	stop chan struct{} // closed by Close: the decoder quits
 	done chan struct{} // closed when the decoder goroutine has returned
 	err  error         // why the decoder stopped; read after full is closed

@@ -96,21 +96,30 @@ func printedLimit(t *testing.T, run string) (int, string) {
 }
 
 // targetOfLength returns a fresh absolute path of exactly n bytes (n >= 7),
-// removed at the end of the test.
+// removed at the end of the test. A short path in /tmp is claimed by
+// creating "PATH.claimed" exclusively, so that test runs at the same time
+// never pick the same one; the path itself stays absent.
 func targetOfLength(t *testing.T, base string, n int) string {
 	t.Helper()
 	var p string
 	if n >= len(base)+2 {
 		p = base + "/" + strings.Repeat("t", n-len(base)-1)
-	} else {
-		for i := 0; ; i++ {
-			name := fmt.Sprintf("%0*d", n-len("/tmp/"), i)
-			if p = "/tmp/" + name; len(p) == n && !exists(p) {
-				break
-			}
-		}
+		t.Cleanup(func() { os.RemoveAll(p) })
+		return p
 	}
-	t.Cleanup(func() { os.RemoveAll(p) })
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("%0*d", n-len("/tmp/"), i)
+		if p = "/tmp/" + name; len(p) != n || exists(p) {
+			continue
+		}
+		claim, err := os.OpenFile(p+".claimed", os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			continue
+		}
+		claim.Close()
+		break
+	}
+	t.Cleanup(func() { os.RemoveAll(p); os.Remove(p + ".claimed") })
 	return p
 }
 
