@@ -173,6 +173,10 @@ func checkConfig(cfg Config) (*guest, error) {
 	g := &guest{installer: in.Name, to: cfg.To, rootfs: cfg.Rootfs, mode: modeDisk, cache: cfg.CacheDir}
 	if g.to == "" {
 		g.to = in.Manifest.DefaultTarget
+		// The guest installs as root, whose home is /root.
+		if g.to == "~" || strings.HasPrefix(g.to, "~/") {
+			g.to = "/root" + g.to[1:]
+		}
 	}
 	if !strings.HasPrefix(g.to, "/") {
 		return nil, fmt.Errorf("install folder %q is not absolute", g.to)

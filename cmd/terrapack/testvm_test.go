@@ -16,7 +16,7 @@ func TestVMMatrix(t *testing.T) {
 	mustOK(t, terrapack(t, "build", "../../examples/demo", "-o", filepath.Join(dir, "demo.run"), "--iso", img, "-q"))
 	for _, rootfs := range []string{"minimal", "bullseye"} {
 		t.Run(rootfs, func(t *testing.T) {
-			r := mustOK(t, terrapack(t, "testvm", "--iso", img, "--rootfs", rootfs, "--exec", "/opt/demo/bin/demo"))
+			r := mustOK(t, terrapack(t, "testvm", "--iso", img, "--rootfs", rootfs, "--to", "/opt/demo", "--exec", "/opt/demo/bin/demo"))
 			if !strings.Contains(r.stdout, "demo 1.0.0 running from /opt/demo") || !strings.Contains(r.stdout, "Hello from a terrapack install") {
 				t.Fatalf("app output not seen in the guest:\n%s", r)
 			}
