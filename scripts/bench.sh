@@ -48,9 +48,12 @@ else
   fi
 fi
 
-disk=$(mktemp -d /var/tmp/tpXXXX) # short: CPython allows install paths of 28 bytes
+# Short: pyenv's CPython trees allow install paths of 21 bytes (PY_VERSION
+# starts at byte 22 of the prefix string in libpython); the longest path
+# used is BASE/o/tps-N, 21 bytes.
+disk=$(mktemp -d /var/tmp/tXXX)
 ram=
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then ram=$(mktemp -d /dev/shm/tpXXXX)
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then ram=$(mktemp -d /dev/shm/tXXX)
 else echo "bench: /dev/shm is not a tmpfs; skipping the tmpfs runs" >&2; fi
 cleanup() { chmod -R u+w "$disk" ${ram:+"$ram"} 2>/dev/null; rm -rf "$disk" ${ram:+"$ram"}; }
 trap cleanup EXIT
@@ -159,7 +162,7 @@ for tree in "${trees[@]}"; do
   for t in tp zt; do
     [ -n "$ram" ] || break
     c=cmd_$t
-    strace -f -c -o "$disk/strace" sh -c "${!c//@D@/$ram/o/strace-$t}" >/dev/null
+    strace -f -c -o "$disk/strace" sh -c "${!c//@D@/$ram/o/s$t}" >/dev/null
     n() { awk -v s="$1" '$NF==s {print $4}' "$disk/strace"; }
     echo "| $desc | $t | $(n total) | $(n write) | $(n futex) | $(n nanosleep) | $(n fcntl) | $(n epoll_ctl) |" >>"$md.strace"
     clear "$ram/o"
