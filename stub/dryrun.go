@@ -42,10 +42,10 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 	}
 	p.linef("dry run: verifying %s %s (%d files, %s) for %s; nothing is written", m.Name, m.Version, m.Files, meter.Bytes(m.UnpackedSize), target)
 	p.begin("verifying", m.UnpackedSize, m.Files)
-	nw := newTree{}
+	nw := up.newEntries()
 	x := in.NewExtractor("", rewriter(reloc))
 	x.OnEntry = func(r payload.Record) {
-		nw[r.Name] = r
+		nw.add(r)
 		p.entry(r)
 	}
 	err := in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
@@ -60,7 +60,7 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 	}
 	countNew(m, nw, res)
 	if up.prev != nil {
-		if _, err := up.plan(nw, res); err != nil {
+		if _, err := up.plan(nw.tree, res); err != nil {
 			return err
 		}
 		if len(res.Added.SetAside) > 0 {

@@ -97,11 +97,11 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	if err != nil {
 		return err
 	}
-	nw := newTree{}
+	nw := up.newEntries()
 	x := in.NewExtractor(tx.tmp, rewriter(reloc))
 	x.OnEntry = func(r payload.Record) {
 		recs.add(r)
-		nw[r.Name] = r
+		nw.add(r)
 		p.entry(r)
 	}
 	err = in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })

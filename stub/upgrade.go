@@ -232,6 +232,36 @@ type upgradePlan struct {
 // newTree is what the payload installs: entry name -> record.
 type newTree map[string]payload.Record
 
+// newEntries gathers what the payload installs while it streams in. Only an
+// upgrade compares the new tree with the old one and needs every record; a
+// fresh install keeps the count and the config files alone, so that its
+// memory does not grow with the tree (CPython's 54,804 records held 11 MiB
+// and kept the garbage collector busy near the heap limit).
+type newEntries struct {
+	tree   newTree // every record, for an upgrade; nil for a fresh install
+	config []string
+	count  int
+	m      *payload.Manifest
+}
+
+func (up *upgrade) newEntries() *newEntries {
+	n := &newEntries{m: up.m}
+	if up.prev != nil {
+		n.tree = newTree{}
+	}
+	return n
+}
+
+func (n *newEntries) add(r payload.Record) {
+	n.count++
+	if n.tree != nil {
+		n.tree[r.Name] = r
+	}
+	if (r.Type == tar.TypeReg || r.Type == tar.TypeLink) && payload.MatchAny(n.m.Config, r.Name) {
+		n.config = append(n.config, r.Name)
+	}
+}
+
 func (t newTree) isDir(rel string) bool {
 	if rel == "." {
 		return true
@@ -793,16 +823,16 @@ func keptDataOnly(target string, m *payload.Manifest) (*previous, error) {
 
 // carryOver plans against the extracted new tree and carries what the
 // customer keeps into it; besides records the new versions moved beside.
-func (up *upgrade) carryOver(newRoot string, aside *asideFolder, nw newTree, besides func(payload.Record), res *result) error {
+func (up *upgrade) carryOver(newRoot string, aside *asideFolder, nw *newEntries, besides func(payload.Record), res *result) error {
 	countNew(up.m, nw, res)
 	if up.prev == nil {
 		return nil
 	}
-	pl, err := up.plan(nw, res)
+	pl, err := up.plan(nw.tree, res)
 	if err != nil {
 		return err
 	}
-	return pl.apply(up.prev.root, newRoot, aside, nw, besides)
+	return pl.apply(up.prev.root, newRoot, aside, nw.tree, besides)
 }
 
 func (up *upgrade) plan(nw newTree, res *result) (*upgradePlan, error) {
@@ -827,15 +857,11 @@ func (up *upgrade) plan(nw newTree, res *result) (*upgradePlan, error) {
 }
 
 // countNew fills the counts of the new tree and lists its config files as new.
-func countNew(m *payload.Manifest, nw newTree, res *result) {
+func countNew(m *payload.Manifest, nw *newEntries, res *result) {
 	res.Counts.Files, res.Counts.Dirs, res.Counts.Symlinks, res.Counts.Hardlinks = m.Files, m.Dirs, m.Symlinks, m.Hardlinks
 	res.Counts.Bytes = m.UnpackedSize
-	res.Counts.New = len(nw)
-	for name := range nw {
-		if nw.isFile(name) && payload.MatchAny(m.Config, name) {
-			res.Config.New = append(res.Config.New, name)
-		}
-	}
+	res.Counts.New = nw.count
+	res.Config.New = append(res.Config.New, nw.config...)
 	sort.Strings(res.Config.New)
 }
 
