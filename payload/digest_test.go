@@ -39,7 +39,7 @@ func TestRecordedSHA256(t *testing.T) {
 			t.Fatal(err)
 		}
 		x := &Extractor{Root: tree, OnEntry: func(r Record) { sums[r.Name] = r.SHA256 }}
-		return sums, x.Extract(context.Background(), tar.NewReader(bytes.NewReader(data)))
+		return sums, x.Extract(context.Background(), NewTarReader(bytes.NewReader(data)))
 	}
 
 	// A value that is not the content's hash shows that the record is

@@ -123,7 +123,7 @@ func (e *EntryError) Error() string {
 }
 
 // Extract reads every entry of tr. On error the caller removes Root.
-func (x *Extractor) Extract(ctx context.Context, tr *tar.Reader) error {
+func (x *Extractor) Extract(ctx context.Context, tr *TarReader) error {
 	x.nodes = map[string]node{".": {kind: tar.TypeDir}}
 	x.buf = make([]byte, 1<<20)
 	x.hash = sha256.New()
@@ -165,7 +165,7 @@ func payloadError(err error) error {
 	return Malformed("payload", "not a readable tar stream: %v", err)
 }
 
-func (x *Extractor) entry(ctx context.Context, tr *tar.Reader, hdr *tar.Header) error {
+func (x *Extractor) entry(ctx context.Context, tr *TarReader, hdr *tar.Header) error {
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
@@ -317,7 +317,7 @@ func (x *Extractor) mkdir(name string) error {
 	return nil
 }
 
-func (x *Extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, rec *Record) error {
+func (x *Extractor) file(ctx context.Context, tr *TarReader, hdr *tar.Header, rec *Record) error {
 	var rw FileRewrite
 	if x.Rewrite != nil {
 		var err error

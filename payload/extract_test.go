@@ -60,7 +60,7 @@ func extractAll(t *testing.T, root string, data []byte) error {
 			t.Fatal(err)
 		}
 		x := &Extractor{Root: tree, DryRun: m.dry, forceFallback: m.fallback}
-		err := x.Extract(context.Background(), tar.NewReader(bytes.NewReader(data)))
+		err := x.Extract(context.Background(), NewTarReader(bytes.NewReader(data)))
 		if i == 0 {
 			first = err
 		} else if (err == nil) != (first == nil) {
@@ -126,7 +126,7 @@ func TestExtractKeepsModesTimesAndLinks(t *testing.T) {
 			data := tarOf(t, entry{Name: "ro/", Type: tar.TypeDir, Mode: 0o555}, entry{Name: "ro/x", Type: tar.TypeReg, Mode: 0o600, Body: "secret"},
 				entry{Name: "h", Type: tar.TypeLink, Link: "ro/x"})
 			x := &Extractor{Root: tree, forceFallback: m.fallback}
-			if err := x.Extract(context.Background(), tar.NewReader(bytes.NewReader(data))); err != nil {
+			if err := x.Extract(context.Background(), NewTarReader(bytes.NewReader(data))); err != nil {
 				t.Fatal(err)
 			}
 			st, err := os.Stat(filepath.Join(tree, "ro"))
@@ -158,7 +158,7 @@ func FuzzExtract(f *testing.F) {
 				t.Fatal(err)
 			}
 			x := &Extractor{Root: tree, DryRun: m.dry, forceFallback: m.fallback}
-			x.Extract(context.Background(), tar.NewReader(bytes.NewReader(data)))
+			x.Extract(context.Background(), NewTarReader(bytes.NewReader(data)))
 			makeWritable(tree)
 			got, err := os.ReadDir(filepath.Join(outer, m.name))
 			if err != nil || len(got) != 1 {

@@ -1,7 +1,6 @@
 package payload
 
 import (
-	"archive/tar"
 	"bufio"
 	"context"
 	"errors"
@@ -188,7 +187,7 @@ func (in *Installer) RequireSigner(keys []sshsig.Key) (sshsig.Key, error) {
 // file does not match its checksum, whatever fn returned, so that a damaged
 // installer is reported as damaged rather than as a confusing tar error.
 // A context cancellation from fn is returned as is, without further reading.
-func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) error {
+func (in *Installer) Stream(ctx context.Context, fn func(*TarReader) error) error {
 	l := in.Trailer.Layout
 	h := NewHash()
 	if _, err := io.Copy(h, io.NewSectionReader(in.R, 0, l.PayloadOffset)); err != nil {
@@ -203,7 +202,7 @@ func (in *Installer) Stream(ctx context.Context, fn func(*tar.Reader) error) err
 		defer dec.Close()
 		ahead := readAhead(dec, 4, 512<<10)
 		defer ahead.Close()
-		return fn(tar.NewReader(ahead))
+		return fn(NewTarReader(ahead))
 	}()
 	if fnErr != nil && ctx.Err() != nil {
 		return fnErr
@@ -255,7 +254,7 @@ func (in *Installer) NewExtractor(root string, rw Rewriter) *Extractor {
 // relocation plan (nil for none).
 func (in *Installer) Check(ctx context.Context, rw Rewriter) error {
 	x := in.NewExtractor("", rw)
-	return in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
+	return in.Stream(ctx, func(tr *TarReader) error { return x.Extract(ctx, tr) })
 }
 
 // WriteInfo describes the installer for --info and `terrapack inspect`.
