@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"os"
@@ -48,7 +47,7 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 		nw.add(r)
 		p.entry(r)
 	}
-	err := in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
+	err := in.Stream(ctx, func(tr *payload.TarReader) error { return x.Extract(ctx, tr) })
 	p.end()
 	if err != nil {
 		return err

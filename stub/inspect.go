@@ -15,7 +15,7 @@ import (
 func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
-	return in.Stream(ctx, func(tr *tar.Reader) error {
+	return in.Stream(ctx, func(tr *payload.TarReader) error {
 		for {
 			hdr, err := tr.Next()
 			if err == io.EOF {

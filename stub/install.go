@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -104,7 +103,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 		nw.add(r)
 		p.entry(r)
 	}
-	err = in.Stream(ctx, func(tr *tar.Reader) error { return x.Extract(ctx, tr) })
+	err = in.Stream(ctx, func(tr *payload.TarReader) error { return x.Extract(ctx, tr) })
 	if err == nil && reloc != nil {
 		err = reloc.CheckComplete()
 	}

@@ -124,7 +124,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := &payload.Extractor{Root: T2, Rewrite: a2}
-	if err := x.Extract(context.Background(), tar.NewReader(tarTree(t, packed))); err != nil {
+	if err := x.Extract(context.Background(), payload.NewTarReader(tarTree(t, packed))); err != nil {
 		t.Fatal(err)
 	}
 	if rest := a2.Remaining(); len(rest) != 0 {
