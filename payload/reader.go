@@ -22,6 +22,9 @@ type Installer struct {
 	ManifestBytes []byte
 	TrailerBytes  []byte            // as read, for the signed message
 	Signature     *sshsig.Signature // nil when unsigned
+	// SignatureVerified is set by a Stream pass that found the signature
+	// matching the file's bytes.
+	SignatureVerified bool
 }
 
 // SizeError reports an installer whose size is not the one it was built with.
@@ -225,6 +228,7 @@ func (in *Installer) Stream(ctx context.Context, fn func(*TarReader) error) erro
 		if err := in.Signature.Verify(h.Sum(nil)); err != nil {
 			return &SignatureError{Kind: BadSignature, Signer: in.Signature.Fingerprint(), Detail: err.Error()}
 		}
+		in.SignatureVerified = true
 	}
 	return fnErr
 }

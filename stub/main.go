@@ -96,9 +96,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	start := time.Now()
 	o := options{streams: streams{stdin, stdout, stderr}}
 	res := newResult()
+	var in *payload.Installer
 	// end reports err and, with --json, prints the result object.
 	end := func(err error) int {
 		code := report(stderr, err, res)
+		if in != nil {
+			res.Signature.Verified = in.SignatureVerified
+		}
 		if o.json {
 			res.finish(stdout, code, err, start)
 		}
@@ -113,6 +117,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	m := in.Manifest
 	res.Name, res.Version, res.InstallerSHA256 = m.Name, m.Version, in.Trailer.Checksum()
+	if in.Signature != nil {
+		res.Signature.Signed, res.Signature.Fingerprint = true, in.Signature.Fingerprint()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer stop()
@@ -136,7 +143,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var signer string // who signed, for the customer
 	if !o.uninstall {
-		if signer, err = checkSigner(in, o.verifyKey); err != nil {
+		if signer, err = checkSigner(in, o.verifyKey, &res.Signature); err != nil {
 			return end(err)
 		}
 	}

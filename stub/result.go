@@ -14,26 +14,41 @@ const resultSchema = "terrapack.result/1"
 // is always present, lists empty rather than null, so that a fleet tool can
 // read it without checks.
 type result struct {
-	Schema          string   `json:"schema"`
-	Status          string   `json:"status"` // ok, usage, failed, damaged, refused, hook-failed, interrupted
-	ExitCode        int      `json:"exit_code"`
-	Action          string   `json:"action"` // install, upgrade, repair, uninstall, none
-	Changed         bool     `json:"changed"`
-	DryRun          bool     `json:"dry_run"`
-	Target          string   `json:"target"`
-	Name            string   `json:"name"`
-	Version         string   `json:"version"`
-	PreviousVersion string   `json:"previous_version"`
-	InstallerSHA256 string   `json:"installer_sha256"`
-	Counts          counts   `json:"counts"`
-	Config          configs  `json:"config"`
-	Data            data     `json:"data"`
-	Added           added    `json:"added"`
-	Repaired        []string `json:"repaired"`
-	Conflicts       []string `json:"conflicts"`
-	DurationSeconds float64  `json:"duration_seconds"`
-	Error           string   `json:"error"`
-	Hint            string   `json:"hint"`
+	Schema          string    `json:"schema"`
+	Status          string    `json:"status"` // ok, usage, failed, damaged, refused, hook-failed, interrupted
+	ExitCode        int       `json:"exit_code"`
+	Action          string    `json:"action"` // install, upgrade, repair, uninstall, none
+	Changed         bool      `json:"changed"`
+	DryRun          bool      `json:"dry_run"`
+	Target          string    `json:"target"`
+	Name            string    `json:"name"`
+	Version         string    `json:"version"`
+	PreviousVersion string    `json:"previous_version"`
+	InstallerSHA256 string    `json:"installer_sha256"`
+	Signature       signature `json:"signature"`
+	Counts          counts    `json:"counts"`
+	Config          configs   `json:"config"`
+	Data            data      `json:"data"`
+	Added           added     `json:"added"`
+	Repaired        []string  `json:"repaired"`
+	Conflicts       []string  `json:"conflicts"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	Error           string    `json:"error"`
+	Hint            string    `json:"hint"`
+}
+
+// signature says who signed the installer and what this run checked of it.
+type signature struct {
+	Signed      bool   `json:"signed"`
+	Fingerprint string `json:"fingerprint"` // the signer's key as `ssh-keygen -l` prints it; "" when unsigned
+	// Verified: this run read the whole file and the signature matched its
+	// bytes (a run that stops earlier, or has nothing to write, did not).
+	Verified bool `json:"verified"`
+	// Checked: trusted keys were given (--verify-key, TERRAPACK_VERIFY_KEY)
+	// and the signer was required to be one of them.
+	Checked    bool   `json:"checked"`
+	KeyComment string `json:"key_comment"` // of the trusted key that matched: allowed_signers principals or the key's comment
+	KeySource  string `json:"key_source"`  // where that key was read: FILE:LINE, or "the key given inline"
 }
 
 // counts describe the new tree against the previous install's list.

@@ -14,8 +14,9 @@ const verifyKeyEnv = "TERRAPACK_VERIFY_KEY"
 // checkSigner decides, before anything is written, whether the installer's
 // signer is acceptable: with trusted keys (arg, else $TERRAPACK_VERIFY_KEY)
 // it must be one of them. It returns the line that tells the customer who
-// signed; Stream then checks the signature against the file's bytes.
-func checkSigner(in *payload.Installer, arg string) (string, error) {
+// signed, and notes in sig what was checked; Stream then checks the
+// signature against the file's bytes.
+func checkSigner(in *payload.Installer, arg string, sig *signature) (string, error) {
 	if arg == "" {
 		arg = os.Getenv(verifyKeyEnv)
 	}
@@ -26,6 +27,7 @@ func checkSigner(in *payload.Installer, arg string) (string, error) {
 		return fmt.Sprintf("signed by ed25519 key %s, not checked against a trusted key (give --verify-key KEYS to require it)",
 			in.Signature.Fingerprint()), nil
 	}
+	sig.Checked = true
 	keys, err := sshsig.LoadKeys(arg, payload.SignatureNamespace)
 	if err != nil {
 		return "", &usageError{msg: err.Error(),
@@ -35,5 +37,6 @@ func checkSigner(in *payload.Installer, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	sig.KeyComment, sig.KeySource = k.Comment, k.Source
 	return "signed by trusted key " + k.String(), nil
 }
