@@ -71,7 +71,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	if err != nil {
 		return err
 	}
-	reloc, err := newRelocation(m, target)
+	reloc, err := newRelocation(ctx, in, target)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,8 @@ var pastTense = map[string]string{"install": "installed", "upgrade": "upgraded",
 // newRelocation prepares the manifest's relocation plan for target, or
 // refuses, before anything is written, when the plan is invalid (the file is
 // at fault: a *payload.FormatError) or target cannot hold it.
-func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error) {
+func newRelocation(ctx context.Context, in *payload.Installer, target string) (*relocate.Applier, error) {
+	m := in.Manifest
 	plan, err := relocate.ManifestPlan(m)
 	if err != nil || plan == nil {
 		return nil, err
@@ -171,6 +172,15 @@ func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error
 		fe *payload.FormatError
 		te *relocate.TargetError
 	)
+	if err != nil && !errors.As(err, &fe) {
+		// A refusal of this target rests on the plan's claims about the
+		// files (a string's capacity, a script's line), which only the
+		// payload can confirm: a plan that lies is a bad installer
+		// whatever the target (exit 3), so read it all before refusing.
+		if cerr := relocate.CheckInstaller(ctx, in); cerr != nil {
+			return nil, cerr
+		}
+	}
 	switch {
 	case errors.As(err, &fe):
 		return nil, err

@@ -105,6 +105,12 @@ func hostileCases() []hostileCase {
 		{name: "plan-offset-10GiB", entries: []tarEntry{hdir("bin"), app}, manifest: interp(10<<30, 200), code: 3, message: "offset 10737418240 + capacity 200"},
 		{name: "plan-overwrites-data", entries: []tarEntry{hdir("bin"), hreg("bin/app", strings.Repeat("precious data ", 20), 0o644)}, manifest: interp(0, 200),
 			code: 3, message: `"bin/app" does not hold "/build/app/lib/ld.so\x00" at offset 0`},
+		// A lying plan with a capacity smaller than any test's target: the
+		// lie (found only in the payload) is a bad installer, exit 3, not a
+		// target too long (exit 4).
+		{name: "plan-offset-10GiB-small-capacity", entries: []tarEntry{hdir("bin"), app}, manifest: interp(10<<30, 20), code: 3, message: "offset 10737418240 + capacity 20"},
+		{name: "plan-overwrites-data-small-capacity", entries: []tarEntry{hdir("bin"), hreg("bin/app", strings.Repeat("precious data ", 20), 0o644)}, manifest: interp(0, 20),
+			code: 3, message: `"bin/app" does not hold "/build/app/lib/ld.so\x00" at offset 0`},
 		{name: "plan-negative-offset", entries: []tarEntry{hdir("bin"), app}, manifest: interp(-1, 200), code: 3, message: "negative offset"},
 		{name: "plan-shebang-valid", entries: []tarEntry{hdir("bin"), hreg("bin/tool", "#!/build/app/bin/sh -e\necho ok\n", 0o755)},
 			manifest: map[string]any{"relocation": plan(map[string]any{"name": "bin/tool", "kind": "shebang", "shebang": map[string]any{"line": "#!/build/app/bin/sh -e", "style": "shell"}})}, code: 0, message: ""},
