@@ -51,6 +51,7 @@ type Options struct {
 	Signer        sshsig.Signer // signs the installer when not nil (see LoadSigner)
 	DetachedSig   bool          // also write OUTPUT.sig, an ssh-keygen signature of the whole file
 	Log           io.Writer     // progress lines; nil for none
+	Warn          io.Writer     // "warning:" lines, also with --quiet; nil for none
 	// Configure, when set, applies the tree's terrapack.yaml (read from the
 	// folder, or from the archive's tree once unpacked) to the options not
 	// set otherwise: flags win.
@@ -173,6 +174,10 @@ func Build(o Options) error {
 		}
 		o.logf("relocation from %s: %d files and %d symlinks rewritten at install, %d kept as they are, %d stale Python caches omitted; %s (terrapack inspect --relocations)",
 			plan.BuildPrefix, len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted), limit)
+		o.warnUnscanned(plan)
+	}
+	for _, w := range pln.Warnings() {
+		o.warnf("%s", w)
 	}
 	o.logf("wrote %s (%d bytes, sha256 %s)", out, t.Layout.TotalSize, t.Checksum())
 	if o.Signer != nil {
@@ -514,6 +519,37 @@ func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
+}
+
+// warnf prints a "warning:" line: what the build ships that may not be what
+// was meant. Unlike progress, warnings are printed with --quiet too.
+func (o *Options) warnf(format string, args ...any) {
+	if o.Warn != nil {
+		fmt.Fprintf(o.Warn, "warning: "+format+"\n", args...)
+	}
+}
+
+// warnUnscanned names, in one line, the ELF files whose code was not
+// scanned for references into their strings: their limits are assumed.
+func (o *Options) warnUnscanned(plan *relocate.Plan) {
+	var names []string
+	var first *relocate.FilePlan
+	for i, f := range plan.Files {
+		if f.Unscanned != "" {
+			if first == nil {
+				first = &plan.Files[i]
+			}
+			names = append(names, f.Name)
+		}
+	}
+	if first == nil {
+		return
+	}
+	n := len(names)
+	if n > 3 {
+		names = append(names[:3], "…")
+	}
+	o.warnf("%d ELF file(s) (%s): %s (terrapack inspect --relocations lists them)", n, strings.Join(names, ", "), first.UnscannedWhy())
 }
 
 // patchingReader overlays patches on the bytes read through it.

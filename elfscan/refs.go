@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Span is a NUL-terminated string of a file: its first byte and its length
@@ -25,6 +26,9 @@ type References struct {
 	// CodeScanned is false for machines whose code is not analysed; then
 	// only data relocations and absolute pointers were looked at.
 	CodeScanned bool
+	// Machine names the file's machine as debug/elf does, without "EM_"
+	// (X86_64, RISCV, PPC64, S390…).
+	Machine string
 }
 
 // InnerReferences finds, conservatively, every reference into the middle of
@@ -42,7 +46,7 @@ func InnerReferences(r io.ReaderAt, spans []Span) (*References, error) {
 		return nil, err
 	}
 	t := newTargets(p, spans)
-	refs := &References{Inner: make([][]int, len(spans)), CodeScanned: true}
+	refs := &References{Inner: make([][]int, len(spans)), CodeScanned: true, Machine: strings.TrimPrefix(p.machine.String(), "EM_")}
 	if len(t.ivs) > 0 {
 		if err := p.scanReferences(t, refs); err != nil {
 			return nil, err

@@ -70,6 +70,11 @@ type FilePlan struct {
 	// Python2 marks Python 2 source without an encoding declaration, which
 	// Python 2 reads as ASCII: a non-ASCII install path would break it.
 	Python2 bool `json:"python2,omitempty"`
+	// Unscanned (elf) names the machine whose code the builder could not
+	// read for references into Strings: only data relocations and absolute
+	// pointers were looked at, so the limits assume no code points inside a
+	// build prefix. Information for people; the installer does not use it.
+	Unscanned string `json:"unscanned,omitempty"`
 }
 
 // BinString is a NUL-terminated string at a fixed file offset, rewritten in
@@ -245,6 +250,13 @@ func CheckName(name string) error {
 	return nil
 }
 
+// UnscannedWhy says, for an ELF file whose code was not scanned
+// (Unscanned set), what its strings' limits then rest on.
+func (f *FilePlan) UnscannedWhy() string {
+	return f.Unscanned + " code is not scanned for references into strings (terrapack reads x86-64, arm64 and i386 code), only data relocations and pointers: " +
+		"its limit assumes no code points inside a build prefix, where the rewrite writes (a string the linker merged into the prefix's tail, such as a version, would be overwritten)"
+}
+
 // Limit is the longest install path one plan entry allows, and why.
 type Limit struct {
 	Max  int
@@ -274,6 +286,9 @@ func (pl *Plan) Limits() []Limit {
 		for _, s := range f.Strings {
 			if l, ok := s.limit(ps); ok {
 				l.Name = f.Name
+				if f.Unscanned != "" {
+					l.Why += " (assumed: its " + f.Unscanned + " code was not scanned for references into strings)"
+				}
 				out = append(out, l)
 			}
 		}
@@ -402,7 +417,7 @@ func (pl *Plan) validate() error {
 }
 
 func (pl *Plan) validateFile(f *FilePlan) error {
-	if f.Kind != KindShebang && f.Shebang != nil || f.Kind != KindELF && f.Interp != nil ||
+	if f.Kind != KindShebang && f.Shebang != nil || f.Kind != KindELF && (f.Interp != nil || f.Unscanned != "") ||
 		f.Kind != KindBinary && f.Kind != KindELF && len(f.Strings) > 0 {
 		return fmt.Errorf("fields that kind %q does not use", f.Kind)
 	}

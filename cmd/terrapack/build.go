@@ -63,6 +63,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			}
 			o.Epoch = epoch
 			o.Log = prog.log(cmd)
+			o.Warn = cmd.ErrOrStderr()
 			o.Meter = prog.meter(cmd)
 			var ie *builder.InputError
 			if err = builder.Build(o); errors.Is(err, syscall.ENOSPC) {

@@ -62,6 +62,11 @@ func writeRelocations(w io.Writer, m *payload.Manifest) error {
 			}
 		}
 	}
+	for _, f := range plan.Files {
+		if f.Unscanned != "" {
+			fmt.Fprintf(w, "  %-9s %s: %s\n", "unscanned", f.Name, f.UnscannedWhy())
+		}
+	}
 	fmt.Fprintf(w, "relocations:     %d files, %d symlinks, %d kept, %d omitted\n", len(plan.Files), len(plan.Symlinks), len(plan.Kept), len(plan.Omitted))
 	for _, f := range plan.Files {
 		fmt.Fprintf(w, "  %-9s %s", f.Kind, f.Name)

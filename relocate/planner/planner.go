@@ -54,7 +54,9 @@ type Planner struct {
 	omitted []relocate.Kept
 	pyc     int               // compiled Python files naming the prefix, all kept
 	outputs map[string]string // installed name → planned source name, to catch clashes
-	buf     []byte
+	// warnings are what the build ships that may not be what was meant.
+	warnings []string
+	buf      []byte
 }
 
 // New plans the relocation of a tree built under buildPrefix; paths
@@ -327,11 +329,12 @@ func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *r
 	if err != nil {
 		return fmt.Errorf("failed to read %q: %w", name, err)
 	}
+	var unscanned string
 	if kind == relocate.KindELF && len(strs) > 0 {
-		strs = p.innerReferences(name, r, size, strs)
+		strs, unscanned = p.innerReferences(name, r, size, strs)
 	}
 	if len(strs) > 0 || interp != nil {
-		p.files = append(p.files, relocate.FilePlan{Name: name, Kind: kind, Strings: strs, Interp: interp})
+		p.files = append(p.files, relocate.FilePlan{Name: name, Kind: kind, Strings: strs, Interp: interp, Unscanned: unscanned})
 	}
 	if loose > 0 {
 		p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("%d occurrence(s) of the build prefix are not in NUL-terminated strings and cannot be rewritten in place", loose)})
@@ -345,8 +348,10 @@ func (p *Planner) binary(name, kind string, r io.ReaderAt, size int64, interp *r
 // the file refers into only outside its prefixes (a merged tail such as
 // "/lib" after the prefix) keeps its length and is padded. When the
 // references cannot be read, the strings are not rewritten and the file is
-// listed as kept: a guess could break the program.
-func (p *Planner) innerReferences(name string, r io.ReaderAt, size int64, strs []relocate.BinString) []relocate.BinString {
+// listed as kept: a guess could break the program. For a machine whose
+// code elfscan does not read, only data references are known: the machine
+// is returned, for the plan to say so.
+func (p *Planner) innerReferences(name string, r io.ReaderAt, size int64, strs []relocate.BinString) ([]relocate.BinString, string) {
 	spans := make([]elfscan.Span, len(strs))
 	for i, s := range strs {
 		spans[i] = elfscan.Span{Off: s.Offset, Len: len(s.Value)}
@@ -354,7 +359,11 @@ func (p *Planner) innerReferences(name string, r io.ReaderAt, size int64, strs [
 	refs, err := elfscan.InnerReferences(io.NewSectionReader(r, 0, size), spans)
 	if err != nil || refs == nil {
 		p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("%d string(s) name the build prefix, but what points into them cannot be read (%v), so they are not rewritten", len(strs), err)})
-		return nil
+		return nil, ""
+	}
+	unscanned := ""
+	if !refs.CodeScanned {
+		unscanned = refs.Machine
 	}
 	for i := range strs {
 		s := &strs[i]
@@ -380,7 +389,7 @@ func (p *Planner) innerReferences(name string, r io.ReaderAt, size int64, strs [
 			p.kept = append(p.kept, relocate.Kept{Name: name, Reason: fmt.Sprintf("the string at offset %d names the build prefix again after byte %d, where another string starts: that part is not rewritten", s.Offset, s.Inner)})
 		}
 	}
-	return strs
+	return strs, unscanned
 }
 
 func isPyc(name string) bool {
@@ -448,6 +457,11 @@ func (p *Planner) Symlink(name, target string) error {
 	}
 	return nil
 }
+
+// Warnings are the lines the build must print about files shipped as they
+// are that may not be what was meant (a template reading a field terrapack
+// does not provide).
+func (p *Planner) Warnings() []string { return slices.Clone(p.warnings) }
 
 // Plan returns the plan so far, sorted so that equal trees give equal plans.
 func (p *Planner) Plan() *relocate.Plan {

@@ -46,7 +46,18 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, erro
 		uses.tree = tt.Tree
 		uses.walk(tt.Tree.Root, true)
 	}
-	if uses.ours == 0 && len(uses.near) == 0 || len(uses.foreign) > 0 {
+	if uses.ours == 0 && len(uses.near) == 0 {
+		return nil, nil
+	}
+	if len(uses.foreign) > 0 {
+		// A field of its own: another program's template, silently so
+		// unless it also reads one of ours (or a near miss) from its data.
+		// Then it may be ours with a field that is no typo of one of ours,
+		// or another program's that reads .Name: neither guess is safe to
+		// act on, so it ships as it is, and the build says so.
+		if uses.first.name != "" || len(uses.near) > 0 {
+			p.warnings = append(p.warnings, foreignFieldWarning(uses))
+		}
 		return nil, nil
 	}
 	if len(uses.near) > 0 {
@@ -69,6 +80,19 @@ func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, erro
 		p.kept = append(p.kept, relocate.Kept{Name: installed, Reason: "rendered template: it names the build prefix itself, templates are not relocated"})
 	}
 	return out.Bytes(), nil
+}
+
+// foreignFieldWarning says where a template reads a field of its own beside
+// one of terrapack's (or a near miss), and that it is shipped as it is.
+func foreignFieldWarning(uses fieldUses) string {
+	f := uses.foreign[0]
+	beside := fmt.Sprintf(".%s (at %s), one of terrapack's", uses.first.name, uses.first.where)
+	if uses.first.name == "" {
+		n := uses.near[0]
+		beside = fmt.Sprintf(".%s (at %s), close to terrapack's .%s", n.name, n.where, nearField(n.name))
+	}
+	return fmt.Sprintf("template %s: reads .%s, a field terrapack does not provide, beside %s: shipped as it is, not rendered "+
+		"(terrapack's fields are .Prefix .Name .Version .BuildPrefix; if the file is not meant for terrapack, nothing is wrong)", f.where, f.name, beside)
 }
 
 // ourFields are the template fields terrapack provides (relocate.Vars).
@@ -140,6 +164,7 @@ type fieldUses struct {
 	tree            *parse.Tree
 	printed, prefix int
 	ours            int
+	first           fieldRef // the first of ours read from the data itself
 	near, foreign   []fieldRef
 }
 
@@ -148,18 +173,21 @@ func (u *fieldUses) field(n parse.Node, ident []string, root bool) {
 		return
 	}
 	f := ident[0]
+	where, _ := u.tree.ErrorContext(n)
 	switch {
 	case slices.Contains(ourFields, f):
+		if root && u.first.name == "" {
+			u.first = fieldRef{f, where}
+		}
 		u.ours++
 		if f == "Prefix" {
 			u.prefix++
 		}
 	case !root:
 	case nearField(f) != "":
-		where, _ := u.tree.ErrorContext(n)
 		u.near = append(u.near, fieldRef{f, where})
 	default:
-		u.foreign = append(u.foreign, fieldRef{f, ""})
+		u.foreign = append(u.foreign, fieldRef{f, where})
 	}
 }
 

@@ -83,3 +83,32 @@ func TestTemplatesOfRealTrees(t *testing.T) {
 	}
 	t.Logf("%d *.tmpl files of real trees stay ordinary", n)
 }
+
+// TestTemplateForeignFieldWarns: a *.tmpl reading one of terrapack's fields
+// beside a field of its own ships as it is, and the planner says so with
+// the file, line and both fields; one reading none of ours says nothing.
+func TestTemplateForeignFieldWarns(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want string // "" for no warning
+	}{
+		{"{{.Name}} {{.Foo}}\n", `template x.tmpl:1:12: reads .Foo, a field terrapack does not provide, beside .Name (at x.tmpl:1:2), one of terrapack's: shipped as it is, not rendered`},
+		{"#!/bin/sh\necho {{.Version}}\n# {{.Imports}}\n", `template x.tmpl:3:4: reads .Imports, a field terrapack does not provide, beside .Version (at x.tmpl:2:7)`},
+		{"{{.Verison}}\n{{.Foo}}\n", `template x.tmpl:2:2: reads .Foo, a field terrapack does not provide, beside .Verison (at x.tmpl:1:2), close to terrapack's .Version`},
+		{"{{.Nope}} {{.Other}}\n", ""},
+		{"{{range .Items}}{{.Name}}{{end}}\n", ""},
+	} {
+		p, _ := New(binPrefix)
+		pk, err := p.File("x.tmpl", strings.NewReader(tc.text), int64(len(tc.text)), 0o644)
+		if err != nil || pk.Content != nil {
+			t.Errorf("%q: %v, rendered %v", tc.text, err, pk.Content != nil)
+		}
+		w := p.Warnings()
+		switch {
+		case tc.want == "" && len(w) > 0:
+			t.Errorf("%q: warned %q", tc.text, w)
+		case tc.want != "" && (len(w) != 1 || !strings.HasPrefix(w[0], tc.want)):
+			t.Errorf("%q: warnings %q, want one starting %q", tc.text, w, tc.want)
+		}
+	}
+}
