@@ -22,7 +22,8 @@ import (
 // Such a template must parse and render, or the build fails with its file,
 // line and field. Trees carry *.tmpl files of their own (setuptools'
 // script.tmpl, Go's test data): those are ordinary files, and the content
-// returned is nil.
+// returned is nil; one that also reads one of our fields (or a near miss)
+// is shipped so with a warning (Warnings).
 func (p *Planner) template(name string, r io.ReaderAt, size int64) ([]byte, error) {
 	if path.Base(name) == ".tmpl" || size > relocate.TemplateMax {
 		return nil, nil
