@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/terrapack/terrapack/meter"
 	"github.com/terrapack/terrapack/payload"
@@ -69,44 +67,4 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 	printOutcome(p, res)
 	p.linef("dry run: all checks passed; the %s would succeed (nothing was written)", res.Action)
 	return nil
-}
-
-// printOutcome lists, on stderr, what became (or would become) of config
-// files, kept data and the customer's files.
-func printOutcome(p *progress, res *result) {
-	list := func(what string, names []string) {
-		if len(names) > 0 {
-			p.linef("%s: %s", what, strings.Join(names, ", "))
-		}
-	}
-	if res.Action == "upgrade" || res.Action == "repair" {
-		p.linef("from %s to %s: %d entries new, %d replaced, %d removed", orNone(res.PreviousVersion), orNone(res.Version), res.Counts.New, res.Counts.Replaced, res.Counts.Removed)
-	}
-	var kept []string
-	for _, k := range res.Config.Kept {
-		if slices.Contains(res.Config.Beside, k) {
-			k += " (new version beside as " + k + besideSuffix + ")"
-		}
-		kept = append(kept, k)
-	}
-	list("config kept as you changed it", kept)
-	list("config replaced by the new version (you had not changed it)", res.Config.Replaced)
-	list("config new", res.Config.New)
-	list("config removed (unchanged, dropped by the new version)", res.Config.Removed)
-	if len(res.Data.Moved) > 0 {
-		p.linef("data moved into the new tree: %s (%d file(s))", strings.Join(res.Data.Moved, ", "), res.Data.Files)
-	}
-	list("your files carried into the new tree", res.Added.Carried)
-	if len(res.Added.SetAside) > 0 {
-		p.linef("set aside in %s (yours, with no place in the new tree or replaced by --repair): %s", res.Added.AsideFolder, strings.Join(res.Added.SetAside, ", "))
-	}
-	list("put back as installed", res.Repaired)
-	list("your changes replaced (--discard-changes)", res.Conflicts)
-}
-
-func orNone(v string) string {
-	if v == "" {
-		return "(no version)"
-	}
-	return v
 }

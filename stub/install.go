@@ -57,7 +57,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	if err != nil {
 		return err
 	}
-	up, err := prepareUpgrade(in, o, target, state, res)
+	up, err := prepareUpgrade(ctx, in, o, target, state, res)
 	if err != nil || res.Action == "none" {
 		if err == nil {
 			p.linef("%s", up.noneReason)

@@ -130,23 +130,3 @@ func verifyOwnership(dir, target, name string) (*installRecord, *payload.Manifes
 	}
 	return &rec, m, nil
 }
-
-// checkOwnInstall refuses to act on target unless it is this folder's own
-// install of name with no file system mounted inside it (an upgrade or a
-// replacement would have to carry or delete what is mounted there).
-func checkOwnInstall(target, name string) error {
-	if _, _, err := verifyOwnership(target, target, name); err != nil {
-		return err
-	}
-	mounts, err := findMounts(target)
-	if err != nil {
-		return err
-	}
-	if len(mounts) > 0 {
-		return &refusal{
-			msg:  fmt.Sprintf("a file system is mounted inside %q, at %s; the install is not replaced while it is", target, listSome(mounts)),
-			hint: "unmount it, then run the installer again",
-		}
-	}
-	return nil
-}

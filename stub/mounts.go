@@ -62,38 +62,6 @@ func (mc *mountCheck) lstat(p string) (fs.FileInfo, bool, error) {
 	return fi, mc.points[p], nil
 }
 
-// findMounts lists, relative to root, the mount points inside root.
-func findMounts(root string) ([]string, error) {
-	mc, err := newMountCheck(root)
-	if err != nil {
-		return nil, err
-	}
-	var found []string
-	var walk func(rel string) error
-	walk = func(rel string) error {
-		names, err := readDirNames(filepath.Join(root, rel))
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			r := filepath.Join(rel, n)
-			fi, mounted, err := mc.lstat(filepath.Join(root, r))
-			switch {
-			case err != nil:
-				return err
-			case mounted:
-				found = append(found, r)
-			case fi.IsDir():
-				if err := walk(r); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return found, walk("")
-}
-
 // mountPoints reads the mount points of /proc/self/mountinfo (empty without
 // /proc; st_dev then still shows mounts of other file systems).
 func mountPoints() map[string]bool {
@@ -128,4 +96,26 @@ func unescapeOctal(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// refuseMounts refuses to replace the install at target while a file
+// system is mounted inside it (at mounts, relative to target): an upgrade
+// or a replacement would have to carry or delete what is mounted there.
+func refuseMounts(target string, mounts []string) error {
+	if len(mounts) == 0 {
+		return nil
+	}
+	return &refusal{
+		msg:  fmt.Sprintf("a file system is mounted inside %q, at %s; the install is not replaced while it is", target, listSome(mounts)),
+		hint: "unmount it, then run the installer again",
+	}
+}
+
+// listSome joins the first few names for a message.
+func listSome(names []string) string {
+	const most = 20
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:most], ", "), len(names)-most)
 }

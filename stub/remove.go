@@ -14,20 +14,58 @@ import (
 	"github.com/terrapack/terrapack/payload"
 )
 
-// removePlanned removes the entries of p that are as installed — files and
+// removal is what --uninstall does with an install's tree: the entries
+// still as installed go; everything else stays and is listed.
+type removal struct {
+	root   string
+	remove []payload.Record // as installed
+	kept   []string         // changed, added, the vendor's data, mount points; sorted
+	mounts []string
+}
+
+// removalOf sorts a classified tree for an uninstall. A folder that is not
+// as installed stays with all it holds and is listed once, as "dir/"; the
+// vendor's data folders stay and their entries are listed.
+func removalOf(t *installedTree) *removal {
+	r := &removal{root: t.root, mounts: t.mounts}
+	whole := "" // the folder kept whole that the walk is in
+	for _, e := range t.entries {
+		if whole != "" && strings.HasPrefix(e.rel, whole+"/") {
+			continue
+		}
+		switch {
+		case e.state == asInstalled:
+			r.remove = append(r.remove, e.rec)
+		case e.state == keptData && e.info.IsDir():
+		case e.info.IsDir():
+			r.kept = append(r.kept, e.rel+"/")
+			whole = e.rel
+		default:
+			r.kept = append(r.kept, e.rel)
+		}
+	}
+	r.kept = append(r.kept, t.metaExtra...)
+	for _, m := range t.mounts {
+		r.kept = append(r.kept, m+" (mount point)")
+	}
+	sort.Strings(r.kept)
+	return r
+}
+
+// removePlanned removes the entries of r that are as installed — files and
 // links first, then the folders they leave empty, deepest first, then the
 // installer's records, then the root if nothing is left — and reports
 // whether the root went. Everything else stays where it is.
-func removePlanned(ctx context.Context, p *treePlan) (rootGone bool, err error) {
+func removePlanned(ctx context.Context, r *removal) (rootGone bool, err error) {
 	w := newWritable()
 	defer w.restore()
 	var dirs []string
-	for _, r := range p.Unchanged {
+	for _, rec := range r.remove {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		abs := filepath.Join(p.root, filepath.FromSlash(r.Name))
-		if r.Type == tar.TypeDir {
+		abs := filepath.Join(r.root, filepath.FromSlash(rec.Name))
+		if rec.Type == tar.TypeDir {
 			dirs = append(dirs, abs)
 			continue
 		}
@@ -35,7 +73,7 @@ func removePlanned(ctx context.Context, p *treePlan) (rootGone bool, err error) 
 			return false, err
 		}
 	}
-	meta := filepath.Join(p.root, payload.MetaDir)
+	meta := filepath.Join(r.root, payload.MetaDir)
 	for name := range metaFiles {
 		if err := w.remove(filepath.Join(meta, name)); err != nil {
 			return false, err
@@ -43,11 +81,11 @@ func removePlanned(ctx context.Context, p *treePlan) (rootGone bool, err error) 
 	}
 	dirs = append(dirs, meta)
 	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // children before parents
-	dirs = append(dirs, p.root)
+	dirs = append(dirs, r.root)
 	for _, d := range dirs {
 		w.remove(d) // a folder still holding kept entries stays
 	}
-	_, err = os.Lstat(p.root)
+	_, err = os.Lstat(r.root)
 	return errors.Is(err, fs.ErrNotExist), nil
 }
 

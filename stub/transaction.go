@@ -129,11 +129,11 @@ func (tx *transaction) recoverOld(target, name string, say func(string, ...any))
 	if _, _, err := verifyOwnership(tx.old, target, name); err != nil {
 		return keep("is not a previous install of this folder (" + err.Error() + ")")
 	}
-	plan, err := planTree(context.Background(), tx.old)
+	tree, err := classifyInstall(context.Background(), tx.old, nil)
 	if err != nil {
 		return keep(fmt.Sprintf("cannot be checked (%v)", err))
 	}
-	if kept := plan.kept(); len(kept) > 0 {
+	if kept := removalOf(tree).kept; len(kept) > 0 {
 		return keep("holds files that were not installed or were changed: " + listSome(kept))
 	}
 	say("removing %s, the previous install left by an interrupted run", tx.old)

@@ -54,11 +54,11 @@ func uninstall(ctx context.Context, in *payload.Installer, o options, res *resul
 	keep := append(append([]string{}, installed.Keep...), in.Manifest.Keep...)
 	res.PreviousVersion = rec.Version
 	if o.dryRun {
-		plan, err := planTree(ctx, target)
+		tree, err := classifyInstall(ctx, target, keep)
 		if err != nil {
 			return err
 		}
-		plan.holdBack(keep)
+		plan := removalOf(tree)
 		say("dry run: would remove %s %s from %s (nothing was removed)", rec.Name, rec.Version, target)
 		for _, k := range keptBy(plan, o.purge) {
 			say("  would keep %s/%s", target, k)
@@ -79,11 +79,11 @@ func uninstall(ctx context.Context, in *payload.Installer, o options, res *resul
 		}
 		return cause
 	}
-	plan, err := planTree(ctx, tx.old)
+	tree, err := classifyInstall(ctx, tx.old, keep)
 	if err != nil {
 		return putBack(err)
 	}
-	plan.holdBack(keep)
+	plan := removalOf(tree)
 	var gone bool
 	if o.purge {
 		gone, err = purgeTree(ctx, tx.old)
@@ -109,12 +109,12 @@ func uninstall(ctx context.Context, in *payload.Installer, o options, res *resul
 }
 
 // keptBy lists what an uninstall leaves; with --purge, only mount points.
-func keptBy(plan *treePlan, purge bool) []string {
+func keptBy(plan *removal, purge bool) []string {
 	if !purge {
-		return plan.kept()
+		return plan.kept
 	}
 	var k []string
-	for _, m := range plan.Mounts {
+	for _, m := range plan.mounts {
 		k = append(k, m+" (mount point)")
 	}
 	return k
