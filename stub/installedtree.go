@@ -67,6 +67,7 @@ type installedTree struct {
 	mounts    []string // file systems mounted inside, never entered
 	missing   []string // listed, no longer there, sorted
 	metaExtra []string // what .terrapack/ holds besides the installer's records
+	buf       []byte   // for reading files: one, as a buffer per file cost more than the hashing
 }
 
 // metaFiles are the installer's own records inside .terrapack/.
@@ -288,8 +289,11 @@ func (t *installedTree) sum(ctx context.Context, e *treeEntry) ([]byte, error) {
 		return nil, fmt.Errorf("failed to read %q to compare it with what was installed: %w", t.abs(e.rel), err)
 	}
 	defer f.Close()
+	if t.buf == nil {
+		t.buf = make([]byte, 256<<10)
+	}
 	h := sha256.New()
-	if err := copyCtx(ctx, h, f); err != nil {
+	if err := copyCtx(ctx, h, f, t.buf); err != nil {
 		return nil, fmt.Errorf("failed to read %q to compare it with what was installed: %w", t.abs(e.rel), err)
 	}
 	e.sum = h.Sum(nil)
@@ -323,9 +327,8 @@ func underGlobs(globs []string, rel string) bool {
 	return false
 }
 
-// copyCtx copies src to dst, stopping early when ctx is done.
-func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) error {
-	buf := make([]byte, 256<<10)
+// copyCtx copies src to dst through buf, stopping early when ctx is done.
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader, buf []byte) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
