@@ -273,10 +273,12 @@ func cleanName(raw string) (string, error) {
 	case len(n) >= maxPath:
 		return "", &EntryError{raw, fmt.Sprintf("name is %d bytes; no file system opens %d or more", len(n), maxPath)}
 	}
-	for _, c := range strings.Split(n, "/") {
+	for rest := n; rest != ""; {
+		c, after, _ := strings.Cut(rest, "/")
 		if len(c) > maxName {
 			return "", &EntryError{raw, fmt.Sprintf("a component of %d bytes; file systems allow %d", len(c), maxName)}
 		}
+		rest = after
 	}
 	return n, nil
 }

@@ -25,6 +25,7 @@ type TarReader struct {
 	left   int64 // unread bytes of the current entry's data
 	pad    int64 // padding after them
 	pax    map[string]string
+	paxBuf []byte
 	skip   []byte
 	entry  int // entries read, for messages
 	broken error
@@ -219,8 +220,11 @@ func (t *TarReader) readPAX() error {
 	if size < 0 || size > maxPAX {
 		return t.fail(fmt.Sprintf("PAX header of %d bytes (at most %d)", size, maxPAX))
 	}
-	n := (size + blockSize - 1) &^ (blockSize - 1)
-	buf := make([]byte, n)
+	n := int((size + blockSize - 1) &^ (blockSize - 1))
+	if cap(t.paxBuf) < n {
+		t.paxBuf = make([]byte, n)
+	}
+	buf := t.paxBuf[:n]
 	if _, err := io.ReadFull(t.r, buf); err != nil {
 		return t.truncated(err)
 	}
