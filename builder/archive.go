@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/mholt/archives"
+
+	"github.com/terrapack/terrapack/internal/paths"
 )
 
 // InputError is a source the builder refuses, with what to do about it.
@@ -48,6 +50,7 @@ func unpackArchive(ctx context.Context, src, workDir string) (unpacked, error) {
 		return unpacked{}, fmt.Errorf("%q: cannot extract %s archives", src, format.Extension())
 	}
 	var names, links []string
+	tree := linkTree{}
 	relative := false // names as `tar -C DIR .` writes them: ./bin/…
 	err = ex.Extract(ctx, stream, func(ctx context.Context, info archives.FileInfo) error {
 		raw := info.NameInArchive
@@ -63,6 +66,7 @@ func unpackArchive(ctx context.Context, src, workDir string) (unpacked, error) {
 		}
 		switch {
 		case name == "":
+			return nil
 		case info.IsDir():
 			names = append(names, name)
 		default:
@@ -71,14 +75,16 @@ func unpackArchive(ctx context.Context, src, workDir string) (unpacked, error) {
 				links = append(links, name)
 			}
 		}
+		tree.add(name, info.Mode(), info.LinkTarget, info.LinkTarget)
 		return nil
 	})
 	if err != nil {
 		return unpacked{}, err
 	}
+	// Absolute targets are left to the planner, which knows the prefix.
 	for _, l := range links {
-		if err := checkLinkInside(workDir, l); err != nil {
-			return unpacked{}, &InputError{Msg: fmt.Sprintf("archive %q: %v", src, err), Hint: archiveHint}
+		if out, msg := tree.escape(l, "the archive"); out == paths.Outside || out == paths.TooManyLinks {
+			return unpacked{}, &InputError{Msg: fmt.Sprintf("archive %q: %s", src, msg), Hint: archiveHint}
 		}
 	}
 	common := commonDir(names)
@@ -196,55 +202,6 @@ func realParents(root, name string, create bool) error {
 		case !st.IsDir():
 			return &InputError{Msg: fmt.Sprintf("entry %q would be written through %q, which is not a folder", name, part), Hint: archiveHint}
 		}
-	}
-	return nil
-}
-
-// maxHops bounds the symlinks followed to resolve one link, as the kernel's 40.
-const maxHops = 40
-
-// checkLinkInside resolves the relative symlink name below root the way the
-// kernel would, through the tree's other links, and refuses it when it
-// leaves root: `d/up -> ..` then `esc -> d/up/..` reads fine lexically.
-// Absolute targets are left to the planner, which knows the prefix.
-func checkLinkInside(root, name string) error {
-	target, err := os.Readlink(filepath.Join(root, filepath.FromSlash(name)))
-	if err != nil || path.IsAbs(target) {
-		return err
-	}
-	var done []string // resolved components below root
-	todo := append(strings.Split(path.Dir(name), "/"), strings.Split(target, "/")...)
-	for hops := 0; len(todo) > 0; {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) == 0 {
-				return fmt.Errorf("symlink %q points to %q, which resolves outside the archive", name, target)
-			}
-			done = done[:len(done)-1]
-			continue
-		}
-		done = append(done, c)
-		p := filepath.Join(root, filepath.Join(done...))
-		st, err := os.Lstat(p)
-		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
-			continue // a file, a folder, or missing: the rest is lexical
-		}
-		if hops++; hops > maxHops {
-			return fmt.Errorf("symlink %q: too many levels of links", name)
-		}
-		next, err := os.Readlink(p)
-		if err != nil {
-			return err
-		}
-		if path.IsAbs(next) {
-			return nil
-		}
-		done = done[:len(done)-1]
-		todo = append(strings.Split(next, "/"), todo...)
 	}
 	return nil
 }

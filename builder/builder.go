@@ -151,13 +151,17 @@ func Build(o Options) error {
 	if entries, err = omitStaleCaches(entries, pln); err != nil {
 		return err
 	}
+	prefixes := relocate.NewPrefixes(o.Prefixes[0], o.Prefixes[1:]...)
+	if err := checkLinks(entries, prefixes); err != nil {
+		return err
+	}
 
 	o.logf("compressing %d entries with %s", len(entries), o.Compression)
 	var plan *relocate.Plan
 	writeTar := func(w io.Writer) (err error) {
 		packed := o.Meter.Start("compressing", contentSize(entries), true)
 		defer packed.Done()
-		plan, err = writePayload(w, m, entries, pln, relocate.NewPrefixes(o.Prefixes[0], o.Prefixes[1:]...), o.Epoch, packed)
+		plan, err = writePayload(w, m, entries, pln, prefixes, o.Epoch, packed)
 		return err
 	}
 	err = atomicfile.Write(out, 0o755, func(f *os.File) error {
@@ -417,12 +421,7 @@ func writePayload(w io.Writer, m *payload.Manifest, entries []entry, pln *planne
 			}
 			m.Hardlinks++
 		case e.info.Mode()&fs.ModeSymlink != 0:
-			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
-			// A link into the tree is packed relative, the one form that
-			// stays inside wherever the tree is installed or checked.
-			if rel, ok := prefixes.RelativeLink(e.name, e.link); ok {
-				hdr.Linkname = rel
-			}
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, packedLink(e, prefixes)
 			m.Symlinks++
 			if err := pln.Symlink(e.name, hdr.Linkname); err != nil {
 				return nil, err

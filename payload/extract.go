@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/terrapack/terrapack/internal/paths"
 )
 
 // MetaDir is the folder inside an install that terrapack owns.
@@ -484,9 +486,6 @@ func (x *Extractor) hardlink(hdr *tar.Header, rec *Record) error {
 	return nil
 }
 
-// maxFollows is the kernel's limit on symlinks followed in one lookup (ELOOP).
-const maxFollows = 40
-
 // checkLinks refuses any symlink of the finished tree that leads outside it.
 func (x *Extractor) checkLinks() error {
 	for _, name := range x.links {
@@ -501,46 +500,20 @@ func (x *Extractor) checkLinks() error {
 // resolves a path, and reports whether it stays beneath the root; if not,
 // it returns the link whose target climbed out.
 func (x *Extractor) staysInside(name string) (string, bool) {
-	dir := strings.Split(path.Dir(name), "/") // the folder being resolved in
-	if dir[0] == "." {
-		dir = nil
-	}
-	from := name
-	todo := strings.Split(x.nodes[name].link, "/")
-	follows := 0
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(dir) == 0 {
-				return from, false
-			}
-			dir = dir[:len(dir)-1]
-			continue
-		}
-		p := strings.Join(append(dir, c), "/")
+	out, via := paths.ResolveLink(name, func(p string) (paths.Kind, string) {
 		n, ok := x.nodes[p]
 		switch {
-		case !ok || n.kind == tar.TypeDir:
-			// Missing names are taken as folders made later.
-			dir = append(dir, c)
+		case !ok:
+			return paths.Missing, ""
+		case n.kind == tar.TypeDir:
+			return paths.Dir, ""
 		case n.kind == tar.TypeSymlink:
-			if follows++; follows > maxFollows {
-				return "", true // ELOOP: the lookup fails inside the tree
-			}
-			if path.IsAbs(n.link) {
-				return p, false
-			}
-			from = p
-			todo = append(strings.Split(n.link, "/"), todo...)
-		default:
-			return "", true // a file: what follows it fails with ENOTDIR
+			return paths.Link, n.link
 		}
-	}
-	return "", true
+		return paths.Other, ""
+	})
+	// Past the link limit the lookup fails (ELOOP) inside the tree.
+	return via, out != paths.Outside && out != paths.Absolute
 }
 
 // checkHook refuses a post-install hook that is not a regular, executable

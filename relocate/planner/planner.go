@@ -452,9 +452,6 @@ func (p *Planner) Symlink(name, target string) error {
 	if path.IsAbs(target) {
 		return fmt.Errorf("symlink %q points to %q, outside the build prefix: the installer refuses links that leave the install (make it relative, point it inside, or give its prefix with --prefix)", name, target)
 	}
-	if rel := path.Clean(path.Join(path.Dir(name), target)); rel == ".." || strings.HasPrefix(rel, "../") {
-		return fmt.Errorf("symlink %q points to %q, which leaves the folder: the installer refuses links that leave the install", name, target)
-	}
 	return nil
 }
 
