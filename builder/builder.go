@@ -165,7 +165,7 @@ func Build(o Options) error {
 		return err
 	}
 	err = atomicfile.Write(out, 0o755, func(f *os.File) error {
-		t, err = SealSigned(f, stub, m, writeTar, o.Signer)
+		t, err = seal(f, stub, m, writeTar, o.Signer)
 		return err
 	})
 	if err != nil {
@@ -315,15 +315,10 @@ func checkPostInstall(p string, entries []entry) error {
 	return fmt.Errorf("post-install hook %q is not a file in the source folder", p)
 }
 
-// Seal lays out [stub][payload][manifest][trailer] in the empty file f:
-// writePayload writes the compressed payload (and may fill in m's counts).
-func Seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Writer) error) (payload.Trailer, error) {
-	return SealSigned(f, stub, m, writePayload, nil)
-}
-
-// SealSigned is Seal with a signature by signer, when not nil, between the
-// manifest and the trailer.
-func SealSigned(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Writer) error, signer sshsig.Signer) (payload.Trailer, error) {
+// seal lays out [stub][payload][manifest][signature][trailer] in the empty
+// file f: writePayload writes the compressed payload (and may fill in m's
+// counts); the signature by signer is there when signer is not nil.
+func seal(f *os.File, stub []byte, m *payload.Manifest, writePayload func(io.Writer) error, signer sshsig.Signer) (payload.Trailer, error) {
 	t := payload.Trailer{Version: payload.FormatVersion}
 	infoAt, err := payload.FindStubInfo(stub)
 	if err != nil {

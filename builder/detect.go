@@ -2,7 +2,6 @@ package builder
 
 import (
 	"bytes"
-	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +11,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/terrapack/terrapack/elfscan"
+	"github.com/terrapack/terrapack/internal/elfmagic"
 )
 
 // detectHead is how much of each file is read for evidence of a prefix.
@@ -66,15 +68,13 @@ func (o *Options) detectPrefix(root string) ([]string, error) {
 		n, _ := io.ReadFull(f, buf)
 		head := buf[:n]
 		switch {
-		case bytes.HasPrefix(head, []byte("\x7fELF")):
-			if ef, err := elf.NewFile(f); err == nil {
-				for _, tag := range []elf.DynTag{elf.DT_RPATH, elf.DT_RUNPATH} {
-					vals, _ := ef.DynString(tag)
-					for _, v := range vals {
-						for _, e := range strings.Split(v, ":") {
-							if path.IsAbs(e) {
-								vote(e, rel)
-							}
+		case elfmagic.Is(head):
+			// A broken ELF file is no evidence either way.
+			if facts, err := elfscan.ReadFacts(f); err == nil && facts != nil {
+				for _, s := range append(facts.RPath, facts.RunPath...) {
+					for _, e := range strings.Split(s.Value, ":") {
+						if path.IsAbs(e) {
+							vote(e, rel)
 						}
 					}
 				}

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/terrapack/terrapack/elfscan"
+	"github.com/terrapack/terrapack/internal/elfmagic"
 )
 
 // program adds one executable: its libraries, pbin/NAME and ebin/NAME.
@@ -125,7 +125,7 @@ func (b *bundler) writeLibs() error {
 // sharedObject adds the closure of src (copied to dst) when it is an ELF
 // shared library, and plans its DT_RPATH to reach lib64/ from dst.
 func (b *bundler) sharedObject(src, dst string) error {
-	if !elfscan.IsELFFile(src) {
+	if !elfmagic.IsFile(src) {
 		return nil
 	}
 	o, err := b.r.openObject(src, filepath.Dir(src))

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"slices"
 
+	"github.com/terrapack/terrapack/internal/elfmagic"
 	"github.com/terrapack/terrapack/relocate"
 )
 
@@ -49,11 +50,6 @@ func (s DynString) Write(w io.WriterAt, value string) error {
 	return s.BinString.WriteNULPadded(w, value)
 }
 
-// IsELF reports whether the first bytes are the ELF magic.
-func IsELF(head []byte) bool {
-	return len(head) >= len(elf.ELFMAG) && string(head[:len(elf.ELFMAG)]) == elf.ELFMAG
-}
-
 // ReadFacts parses r (an ELF file of any class/endianness Go's debug/elf
 // supports). Non-ELF input returns (nil, nil) so callers can probe any file
 // cheaply; a broken ELF returns an error with context.
@@ -76,7 +72,7 @@ func openELF(r io.ReaderAt) (*elfParser, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("failed to read ELF identification: %w", err)
 	}
-	if !IsELF(ident[:n]) {
+	if !elfmagic.Is(ident[:n]) {
 		return nil, nil
 	}
 	if n < len(ident) {

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/terrapack/terrapack/disc"
+	"github.com/terrapack/terrapack/iso"
 	"github.com/terrapack/terrapack/payload"
 )
 
@@ -17,16 +17,16 @@ type discInstaller struct {
 }
 
 // findInstaller returns the single "*.run" file at the root of the image,
-// read with the disc package's independent reader, and its manifest.
+// read with the iso package's reader (an independent one), and its manifest.
 // A plain ISO 9660 name (no Rock Ridge) is lowercased and stripped of
 // ";1", as Linux's map=normal shows it to the guest.
-func findInstaller(iso string) (discInstaller, error) {
-	f, err := os.Open(iso)
+func findInstaller(image string) (discInstaller, error) {
+	f, err := os.Open(image)
 	if err != nil {
 		return discInstaller{}, fmt.Errorf("open disc image: %w", err)
 	}
 	defer f.Close()
-	files, err := disc.ReadFiles(f)
+	files, err := iso.ReadFiles(f)
 	if err != nil {
 		return discInstaller{}, err
 	}
@@ -44,15 +44,15 @@ func findInstaller(iso string) (discInstaller, error) {
 	sort.Strings(runs)
 	switch len(runs) {
 	case 0:
-		return discInstaller{}, fmt.Errorf("no *.run installer at the root of %q (files: %s)", iso, strings.Join(names, ", "))
+		return discInstaller{}, fmt.Errorf("no *.run installer at the root of %q (files: %s)", image, strings.Join(names, ", "))
 	case 1:
 	default:
-		return discInstaller{}, fmt.Errorf("several *.run installers at the root of %q: %s", iso, strings.Join(runs, ", "))
+		return discInstaller{}, fmt.Errorf("several *.run installers at the root of %q: %s", image, strings.Join(runs, ", "))
 	}
 	file := files[runs[0]]
 	in, err := payload.Open(file.Reader(), file.Size(), nil)
 	if err != nil {
-		return discInstaller{}, fmt.Errorf("%s on %q is not a usable installer: %w", runs[0], iso, err)
+		return discInstaller{}, fmt.Errorf("%s on %q is not a usable installer: %w", runs[0], image, err)
 	}
 	return discInstaller{Name: guestName(runs[0]), Manifest: in.Manifest}, nil
 }

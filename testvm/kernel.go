@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/terrapack/terrapack/elfscan"
+	"github.com/terrapack/terrapack/internal/elfmagic"
 )
 
 // kernelBundle is a prepared kernel: the image handed to qemu's -kernel and a
@@ -62,7 +62,7 @@ func prepareKernelFiles(ctx context.Context, kernel, modTree, dir string) (kerne
 	}
 	b.Release = rel
 	switch {
-	case elfscan.IsELFFile(kernel):
+	case elfmagic.IsFile(kernel):
 		if !hasPVHNote(kernel) {
 			return b, fmt.Errorf("kernel %q is an ELF image without a PVH entry note; pass its bzImage instead", kernel)
 		}

@@ -11,7 +11,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/terrapack/terrapack/elfscan"
+	"github.com/terrapack/terrapack/internal/elfmagic"
 )
 
 var xzMagic = []byte{0xFD, '7', 'z', 'X', 'Z', 0x00}
@@ -86,7 +86,7 @@ func extractVmlinux(ctx context.Context, bzImage, dst string) (bool, error) {
 		os.Remove(dst)
 		return false, ctx.Err()
 	}
-	if !elfscan.IsELFFile(dst) || !hasPVHNote(dst) {
+	if !elfmagic.IsFile(dst) || !hasPVHNote(dst) {
 		os.Remove(dst)
 		return false, nil
 	}

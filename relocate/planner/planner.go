@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/terrapack/terrapack/elfscan"
+	"github.com/terrapack/terrapack/internal/elfmagic"
 	"github.com/terrapack/terrapack/relocate"
 )
 
@@ -129,14 +130,14 @@ func (p *Planner) plainFile(name string, r io.ReaderAt, size int64, mode fs.File
 	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("failed to read %q: %w", name, err)
 	}
-	if elfscan.IsELF(head) {
+	if elfmagic.Is(head) {
 		// A broken ELF is no program the loader would run: it falls back to
 		// the plain binary rules.
 		if facts, err := elfscan.ReadFacts(io.NewSectionReader(r, 0, size)); err == nil && facts != nil {
 			return p.elf(name, r, size, facts)
 		}
 	}
-	if hasNUL || elfscan.IsELF(head) {
+	if hasNUL || elfmagic.Is(head) {
 		return nil, p.binary(name, relocate.KindBinary, r, size, nil, nil)
 	}
 	if line, ok := shebangLine(head, p.ps); ok && mode&0o111 != 0 {
