@@ -13,6 +13,7 @@ import (
 // check mode installs nothing, the first run installs, the second reports
 // no change, an upgrade reports one.
 func TestAnsibleExampleIsIdempotent(t *testing.T) {
+	t.Parallel()
 	playbook, err := exec.LookPath("ansible-playbook")
 	if err != nil {
 		t.Skipf("ansible-playbook not found (Debian package ansible): %v", err)

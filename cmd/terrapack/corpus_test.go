@@ -286,6 +286,7 @@ func assemble(t *testing.T, stub, body, manifest []byte, flip int) []byte {
 }
 
 func TestHostileCorpus(t *testing.T) {
+	t.Parallel()
 	if *update {
 		writeCorpus(t, corpusDir)
 	}

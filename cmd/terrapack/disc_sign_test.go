@@ -20,6 +20,7 @@ const pvdAppUse, pvdAppUseSize = 16*2048 + 883, 512
 // checkisomd5 and terrapack verify reject a damaged copy; verify --key
 // names the signer and refuses other keys and unsigned discs.
 func TestSignedDisc(t *testing.T) {
+	t.Parallel()
 	needTools(t, "xorriso", "sha256sum", "checkisomd5", "implantisomd5")
 	key, other := signingKey(t, ""), signingKey(t, "")
 	fp := fingerprint(t, key)
@@ -110,6 +111,7 @@ func TestSignedDisc(t *testing.T) {
 // newest modification time of the files it holds, so the same files give
 // the same image; with it, that value.
 func TestDiscDates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	run := build(t, sampleTree(t))
 	extra := filepath.Join(dir, "notes")

@@ -48,6 +48,7 @@ func inNamespace(t *testing.T, script string) result {
 }
 
 func TestInstallWithoutProc(t *testing.T) {
+	t.Parallel()
 	needRootTools(t, "unshare")
 	src := sampleTree(t)
 	run := build(t, src)
@@ -59,6 +60,7 @@ func TestInstallWithoutProc(t *testing.T) {
 }
 
 func TestInstallThroughSymlinkFromReadOnlyDirWithNoexecTmp(t *testing.T) {
+	t.Parallel()
 	needRootTools(t, "unshare")
 	src := sampleTree(t)
 	dir := hostDir(t)
@@ -81,6 +83,7 @@ func TestInstallThroughSymlinkFromReadOnlyDirWithNoexecTmp(t *testing.T) {
 }
 
 func TestInstallAsUserIntoHome(t *testing.T) {
+	t.Parallel()
 	needRootTools(t, "setpriv")
 	src := sampleTree(t)
 	dir := hostDir(t)

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,10 +23,14 @@ import (
 // a temporary folder (never into the source tree), and the installers it
 // writes. `make test` builds the stubs first, so the builder embeds them;
 // without them it builds the stub once into a temporary cache, as a
-// builder from `go install` does.
+// builder from `go install` does. Under `go test -cover` (`make cover`)
+// the builder and the stubs it embeds are built with -cover too and write
+// their counters beside this test binary's (GOCOVERDIR), so coverage counts
+// the code the tests run in those processes.
 var terrapackBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	os.Exit(buildAndRun(m))
 }
 
@@ -39,13 +45,26 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	terrapackBin = filepath.Join(tmp, "terrapack")
-	build := exec.Command("go", "build", "-trimpath", "-o", terrapackBin, "./cmd/terrapack")
-	if len(builder.Arches()) == 0 {
+	args := []string{"build", "-trimpath"}
+	switch coverDir := testCoverDir(); {
+	case coverDir != "":
+		overlay, err := coveredStubs(root, tmp)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		args = append(args, "-cover", "-overlay", overlay)
+		// Every process the tests start inherits it, installers run as
+		// user nobody included.
+		os.Setenv("GOCOVERDIR", coverDir)
+		os.Chmod(coverDir, 0o777)
+	case len(builder.Arches()) == 0:
 		// -trimpath would hide the module source the stub is built from.
-		build = exec.Command("go", "build", "-o", terrapackBin, "./cmd/terrapack")
+		args = []string{"build"}
 		os.Setenv("XDG_CACHE_HOME", filepath.Join(tmp, "cache"))
 		fmt.Fprintln(os.Stderr, "no installer stubs embedded (run `make build` first for the released ones): the builder under test builds them into a temporary cache")
 	}
+	build := exec.Command("go", append(args, "-o", terrapackBin, "./cmd/terrapack")...)
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -54,6 +73,43 @@ func buildAndRun(m *testing.M) int {
 	}
 	syscall.Umask(0o022) // the usual one, whatever the caller's
 	return m.Run()
+}
+
+// testCoverDir is where this test binary writes its coverage counters
+// (go test -cover sets -test.gocoverdir), or "" when it does not.
+func testCoverDir() string {
+	if testing.CoverMode() == "" {
+		return ""
+	}
+	if f := flag.Lookup("test.gocoverdir"); f != nil {
+		if dir, err := filepath.Abs(f.Value.String()); err == nil && f.Value.String() != "" {
+			return dir
+		}
+	}
+	return ""
+}
+
+// coveredStubs builds the installer stub with -cover for each architecture
+// the tests build installers for, and writes a go build -overlay file that
+// puts them where the builder embeds its stubs from.
+func coveredStubs(root, tmp string) (string, error) {
+	replace := map[string]string{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		out := filepath.Join(tmp, "stub-linux-"+arch)
+		cmd := exec.Command("go", "build", "-trimpath", "-cover", "-ldflags", "-s -w -buildid=", "-o", out, "./stub")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build -cover ./stub for linux/%s failed: %v\n%s", arch, err, msg)
+		}
+		replace[filepath.Join(root, "builder", "stubs", "linux-"+arch)] = out
+	}
+	b, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", err
+	}
+	overlay := filepath.Join(tmp, "overlay.json")
+	return overlay, os.WriteFile(overlay, b, 0o644)
 }
 
 type result struct {
@@ -114,17 +170,24 @@ func mustFail(t *testing.T, r result, code int, want ...string) {
 func sampleTree(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), "sample app")
+	must(t, writeSampleTree(src))
+	return src
+}
+
+// writeSampleTree writes sampleTree's entries into src (the scripts'
+// sampletree command).
+func writeSampleTree(src string) error {
+	var err error
+	do := func(e error) {
+		if err == nil {
+			err = e
+		}
+	}
 	mk := func(name, content string, mode fs.FileMode) {
 		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
+		do(os.MkdirAll(filepath.Dir(p), 0o755))
+		do(os.WriteFile(p, []byte(content), mode))
+		do(os.Chmod(p, mode))
 	}
 	mk("bin/hello", "#!/bin/sh\necho \"hello from $0\"\n", 0o755)
 	mk("share/doc/README", "read me\n", 0o644)
@@ -133,17 +196,17 @@ func sampleTree(t *testing.T) string {
 	mk("share/name with spaces.txt", "spaces\n", 0o640)
 	mk("share/readonly.txt", "ro\n", 0o444)
 	mk("lib/libdata.bin", strings.Repeat("\x00\x01binary\xff", 5000), 0o644)
-	must(t, os.MkdirAll(filepath.Join(src, "var/empty/deeper"), 0o755))
-	must(t, os.MkdirAll(filepath.Join(src, "locked"), 0o755))
+	do(os.MkdirAll(filepath.Join(src, "var/empty/deeper"), 0o755))
+	do(os.MkdirAll(filepath.Join(src, "locked"), 0o755))
 	mk("locked/inside.txt", "in a read-only folder\n", 0o644)
-	must(t, os.Chmod(filepath.Join(src, "locked"), 0o555))
-	must(t, os.Symlink("../share/doc/README", filepath.Join(src, "bin/readme-link")))
-	must(t, os.Symlink("doc", filepath.Join(src, "share/doc-dir-link")))
-	must(t, os.Symlink("missing-target", filepath.Join(src, "share/dangling")))
-	must(t, os.Link(filepath.Join(src, "share/doc/README"), filepath.Join(src, "share/README.hardlink")))
+	do(os.Chmod(filepath.Join(src, "locked"), 0o555))
+	do(os.Symlink("../share/doc/README", filepath.Join(src, "bin/readme-link")))
+	do(os.Symlink("doc", filepath.Join(src, "share/doc-dir-link")))
+	do(os.Symlink("missing-target", filepath.Join(src, "share/dangling")))
+	do(os.Link(filepath.Join(src, "share/doc/README"), filepath.Join(src, "share/README.hardlink")))
 	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
-	must(t, os.Chtimes(filepath.Join(src, "share/doc/README"), old, old))
-	return src
+	do(os.Chtimes(filepath.Join(src, "share/doc/README"), old, old))
+	return err
 }
 
 func must(t *testing.T, err error) {
@@ -166,6 +229,13 @@ func build(t *testing.T, src string, args ...string) string {
 // .terrapack/ is ignored.
 func compareTrees(t *testing.T, want, got string) {
 	t.Helper()
+	if err := diffTrees(want, got); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diffTrees is compareTrees' check, with the first difference as its error.
+func diffTrees(want, got string) error {
 	seen := map[string]bool{}
 	wantInodes, gotInodes := map[uint64]string{}, map[uint64]string{}
 	err := filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
@@ -188,7 +258,7 @@ func compareTrees(t *testing.T, want, got string) {
 		}
 		switch {
 		case wi.Mode().IsRegular():
-			if !bytes.Equal(sum(t, p), sum(t, g)) {
+			if same, err := sameContent(p, g); err != nil || !same {
 				return fmt.Errorf("%q: content differs", rel)
 			}
 			if !wi.ModTime().Truncate(time.Second).Equal(gi.ModTime()) {
@@ -216,9 +286,9 @@ func compareTrees(t *testing.T, want, got string) {
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	err = filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(got, p)
 		if rel == ".terrapack" {
 			return filepath.SkipDir
@@ -228,9 +298,15 @@ func compareTrees(t *testing.T, want, got string) {
 		}
 		return err
 	})
+}
+
+func sameContent(a, b string) (bool, error) {
+	x, err := os.ReadFile(a)
 	if err != nil {
-		t.Fatal(err)
+		return false, err
 	}
+	y, err := os.ReadFile(b)
+	return bytes.Equal(x, y), err
 }
 
 func sum(t *testing.T, p string) []byte {
@@ -247,19 +323,31 @@ func sum(t *testing.T, p string) []byte {
 // backup folder of an install is left beside a target.
 func assertClean(t *testing.T, dir string, keep ...string) {
 	t.Helper()
+	if err := leftovers(dir, keep...); err != nil {
+		t.Error(err)
+	}
+}
+
+// leftovers is assertClean's check: an error naming what dir holds beyond keep.
+func leftovers(dir string, keep ...string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	allowed := map[string]bool{}
 	for _, k := range keep {
 		allowed[k] = true
 	}
+	var extra []string
 	for _, e := range entries {
 		if !allowed[e.Name()] {
-			t.Errorf("leftover %q in %s", e.Name(), dir)
+			extra = append(extra, e.Name())
 		}
 	}
+	if len(extra) > 0 {
+		return fmt.Errorf("leftover %q in %s", extra, dir)
+	}
+	return nil
 }
 
 func exists(p string) bool {

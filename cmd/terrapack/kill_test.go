@@ -79,6 +79,7 @@ func twoVersions(t *testing.T) (src1, run1, src2, run2 string) {
 }
 
 func TestKillFreshInstallAtCommit(t *testing.T) {
+	t.Parallel()
 	src, run, _, _ := twoVersions(t)
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
@@ -95,6 +96,7 @@ func TestKillFreshInstallAtCommit(t *testing.T) {
 }
 
 func TestKillForceBeforeAndAfterExchange(t *testing.T) {
+	t.Parallel()
 	src1, run1, src2, run2 := twoVersions(t)
 	sum1, sum2 := checksumOf(t, run1), checksumOf(t, run2)
 	base := t.TempDir()
@@ -130,6 +132,7 @@ func TestKillForceBeforeAndAfterExchange(t *testing.T) {
 // TestKillAfterExchangeAsNobody: the old tree left beside holds read-only
 // folders (locked/ is 0555); a non-root user's next run still removes it.
 func TestKillAfterExchangeAsNobody(t *testing.T) {
+	t.Parallel()
 	_, run1, src2, run2 := twoVersions(t)
 	dir, run1 := nobodyDir(t, run1)
 	run2b := filepath.Join(dir, "app2.run")
@@ -160,6 +163,7 @@ func TestKillAfterExchangeAsNobody(t *testing.T) {
 }
 
 func TestKillUninstall(t *testing.T) {
+	t.Parallel()
 	src, run, _, _ := twoVersions(t)
 	for _, c := range []struct {
 		name, syscall string
@@ -214,6 +218,7 @@ func TestKillUninstall(t *testing.T) {
 // removal stops it; what is left goes back in place, and a second run
 // finishes.
 func TestInterruptedUninstallPutsTheRestBack(t *testing.T) {
+	t.Parallel()
 	_, run, _, _ := twoVersions(t)
 	for _, sig := range []string{"INT", "QUIT"} {
 		base := t.TempDir()

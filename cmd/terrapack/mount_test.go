@@ -32,6 +32,7 @@ func mountOrSkip(t *testing.T, mountpoint string, name string, args ...string) {
 // install — from the same file system, so st_dev alone cannot tell — keeps
 // its data through --uninstall, --purge and --force.
 func TestBindMountInsideInstallIsNeverEntered(t *testing.T) {
+	t.Parallel()
 	run := build(t, sampleTree(t), "--name", "sample")
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
@@ -80,6 +81,7 @@ func TestBindMountInsideInstallIsNeverEntered(t *testing.T) {
 // absent and the previous tree at .app.terrapack-old, and the next run puts
 // it back and says so.
 func TestNoRenameExchangeOnFUSE(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skipf("no /dev/fuse: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 // against the installed file: those the build recorded and those the
 // installer took of files that relocation rewrote.
 func TestRecordedHashesMatchInstalledFiles(t *testing.T) {
+	t.Parallel()
 	src := sampleTree(t)
 	real, err := filepath.EvalSymlinks(src)
 	must(t, err)
@@ -45,36 +46,5 @@ func TestRecordedHashesMatchInstalledFiles(t *testing.T) {
 	must(t, sc.Err())
 	if checked < 8 {
 		t.Fatalf("only %d files checked", checked)
-	}
-}
-
-// TestProgressWithoutTerminal: off a terminal, build and install print a
-// plain line at each quarter, in unpacked bytes and files; nothing with -q.
-func TestProgressWithoutTerminal(t *testing.T) {
-	src := sampleTree(t)
-	out := filepath.Join(t.TempDir(), "app.run")
-	r := mustOK(t, terrapack(t, "build", src, "-o", out, "--name", "sample"))
-	for _, w := range []string{"compressing: 25% (", "compressing: 75% (", "/s, "} {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("build output lacks %q:\n%s", w, r.stderr)
-		}
-	}
-	if strings.ContainsAny(r.stderr, "\r\033") {
-		t.Errorf("build drew a bar off a terminal:\n%q", r.stderr)
-	}
-	if r := mustOK(t, terrapack(t, "build", src, "-o", out+"2", "-q")); r.stderr != "" {
-		t.Errorf("build -q printed:\n%s", r.stderr)
-	}
-	r = mustOK(t, runCmd(t, nil, out, "--to", filepath.Join(t.TempDir(), "app")))
-	for _, w := range []string{"installing: 25% (", "installing: 75% (", " files, "} {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("install output lacks %q:\n%s", w, r.stderr)
-		}
-	}
-	if strings.ContainsAny(r.stderr, "\r\033") {
-		t.Errorf("install drew a bar off a terminal:\n%q", r.stderr)
-	}
-	if r := mustOK(t, runCmd(t, nil, out, "--to", filepath.Join(t.TempDir(), "app"), "-q")); r.stderr != "" {
-		t.Errorf("install -q printed:\n%s", r.stderr)
 	}
 }

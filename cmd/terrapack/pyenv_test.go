@@ -43,6 +43,7 @@ echo "grep=$(grep -rlF --exclude-dir=.terrapack --exclude='*.pyc' --exclude='*.p
 // pip, sysconfig, python-config, a venv (with pip at the limit under make
 // test-pyenv), and no file naming the build prefix but those listed kept.
 func TestPyenvEveryLength(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: skipping the pyenv CPython trees")
 	}
@@ -68,6 +69,7 @@ func TestPyenvEveryLength(t *testing.T) {
 	for _, v := range versions {
 		src := filepath.Join(root, "versions", v)
 		t.Run(v, func(t *testing.T) {
+			t.Parallel()
 			if !exists(filepath.Join(src, "bin", "python")) {
 				t.Skipf("no pyenv CPython %s at %s", v, src)
 			}

@@ -130,6 +130,7 @@ func targetOfLength(t *testing.T, base string, n int) string {
 // up to the limit the installer prints, which must also be refused one byte
 // past it.
 func TestCompiledStringsEveryLength(t *testing.T) {
+	t.Parallel()
 	for _, ct := range cTargets(t) {
 		t.Run(ct.arch, func(t *testing.T) {
 			base, err := os.MkdirTemp("/tmp", "cs")

@@ -170,6 +170,7 @@ func TestArchiveInput(t *testing.T) {
 // the plan allows it, at a path of the build prefix's length (the rewritten
 // sources then keep their size and mtime, which is what a cache checks).
 func TestRealPythonTrees(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: skipping the interpreter trees of 100-250 MB")
 	}
@@ -189,7 +190,10 @@ func TestRealPythonTrees(t *testing.T) {
 		t.Skipf("no pyenv-built CPython under %s/versions on this machine", root)
 	}
 	for _, src := range trees {
-		t.Run(filepath.Base(src), func(t *testing.T) { relocatePython(t, src) })
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			t.Parallel()
+			relocatePython(t, src)
+		})
 	}
 }
 

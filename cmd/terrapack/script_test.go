@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"debug/elf"
 	"errors"
 	"flag"
 	"os"
@@ -20,6 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files (inside testda
 // installers it writes. The texts users read or parse are compared whole
 // with cmp against files inside the scripts; -update rewrites those.
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:           filepath.Join("testdata", "script"),
 		UpdateScripts: *update,
@@ -30,8 +33,17 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
-			"redact": cmdRedact,
+			"status":  cmdStatus,
+			"redact":  cmdRedact,
+			"cmptree": cmdCmptree,
+			"clean":   cmdClean,
+			"sampletree": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: sampletree DIR")
+				}
+				ts.Check(writeSampleTree(ts.MkAbs(args[0])))
+			},
+			"elfmachine": cmdELFMachine,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
@@ -70,12 +82,27 @@ var (
 	bigNumRe = regexp.MustCompile(`\b[0-9]{6,}\b`)
 	// The payload's length depends on the zstd encoder (cgo or pure Go).
 	payloadRe = regexp.MustCompile(`(?m)^(payload: .*length )[0-9]+`)
+	// Progress lines give a rate and the time left once 0.2 s have passed.
+	rateRe = regexp.MustCompile(`, [0-9.]+ [KMGT]?i?B/s(, [0-9hms.]+ left)?`)
+	// "installed app 1.0 into /opt/app in 313ms"
+	tookRe = regexp.MustCompile(`(?m) in [0-9.]+(ns|µs|ms|s|m[0-9.]+s)$`)
+	// --json's time taken.
+	durationRe = regexp.MustCompile(`"duration_seconds":[0-9.e-]+`)
+	// When a record was written, and by whom (tests run as root in CI, as
+	// anyone elsewhere).
+	timeRe = regexp.MustCompile(`\b[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})`)
+	uidRe  = regexp.MustCompile(`"uid": [0-9]+`)
+	// An ssh-keygen key's fingerprint, new with every key.
+	fingerprintRe = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
 )
 
-// cmdRedact: redact FILE... replaces what changes with every stub build
-// (SHA-256 and MD5 sums, sizes and offsets of six digits or more, the payload's
-// compressed length) with SHA256
-// and N, so that golden texts hold only what the input decides.
+// cmdRedact: redact FILE... replaces what changes from run to run with
+// fixed words, so that golden texts hold only what the input decides: the
+// script's folder with $WORK, SHA-256 and MD5 sums with SHA256 and MD5, key
+// fingerprints with SHA256:KEY, sizes and offsets of six digits or more and
+// the payload's compressed length with N, a duration at the end of a line
+// with "in D" and --json's with 0.1, a date and time with TIME, a record's
+// "uid" with UID, and drops the rate and time left of progress lines.
 func cmdRedact(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: redact FILE...")
@@ -84,10 +111,54 @@ func cmdRedact(ts *testscript.TestScript, neg bool, args []string) {
 		p := ts.MkAbs(f)
 		b, err := os.ReadFile(p)
 		ts.Check(err)
+		b = bytes.ReplaceAll(b, []byte(ts.Getenv("WORK")), []byte("$WORK"))
+		b = fingerprintRe.ReplaceAll(b, []byte("SHA256:KEY"))
 		b = sha256Re.ReplaceAll(b, []byte("SHA256"))
 		b = md5Re.ReplaceAll(b, []byte("MD5"))
 		b = bigNumRe.ReplaceAll(b, []byte("N"))
 		b = payloadRe.ReplaceAll(b, []byte("${1}N"))
+		b = rateRe.ReplaceAll(b, nil)
+		b = tookRe.ReplaceAll(b, []byte(" in D"))
+		b = durationRe.ReplaceAll(b, []byte(`"duration_seconds":0.1`))
+		b = timeRe.ReplaceAll(b, []byte("TIME"))
+		b = uidRe.ReplaceAll(b, []byte(`"uid": UID`))
 		ts.Check(os.WriteFile(p, b, 0o644))
+	}
+}
+
+// cmdCmptree: cmptree WANT GOT fails unless folder GOT holds exactly WANT's
+// entries with the same types, modes, contents, link targets, times and
+// hard-link groups (GOT's .terrapack/ aside), as compareTrees checks.
+func cmdCmptree(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cmptree WANT GOT")
+	}
+	if err := diffTrees(ts.MkAbs(args[0]), ts.MkAbs(args[1])); err != nil {
+		ts.Fatalf("%v", err)
+	}
+}
+
+// cmdClean: clean DIR [NAME...] fails if DIR holds anything but the names
+// given: no temporary or backup folder of an install is left beside it.
+func cmdClean(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: clean DIR [NAME...]")
+	}
+	if err := leftovers(ts.MkAbs(args[0]), args[1:]...); err != nil {
+		ts.Fatalf("%v", err)
+	}
+}
+
+// cmdELFMachine: elfmachine FILE MACHINE fails unless FILE is an ELF file
+// for MACHINE (as debug/elf names it, e.g. EM_AARCH64).
+func cmdELFMachine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: elfmachine FILE MACHINE")
+	}
+	f, err := elf.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	if f.Machine.String() != args[1] {
+		ts.Fatalf("%s: machine %v, want %s", args[0], f.Machine, args[1])
 	}
 }

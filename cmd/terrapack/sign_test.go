@@ -48,6 +48,7 @@ func allowedSigners(t *testing.T, key string) string {
 // its signer everywhere; the same input and key give the same bytes; the
 // detached signature is ssh-keygen's own, byte for byte.
 func TestSignedInstaller(t *testing.T) {
+	t.Parallel()
 	key := signingKey(t, "")
 	fp := fingerprint(t, key)
 	src := sampleTree(t)
@@ -125,6 +126,7 @@ func TestSignedInstaller(t *testing.T) {
 // tried, and write nothing. Where the tampering also fixes the checksum,
 // only the signature can catch it.
 func TestSignatureRefused(t *testing.T) {
+	t.Parallel()
 	key, other := signingKey(t, ""), signingKey(t, "")
 	fp, otherFP := fingerprint(t, key), fingerprint(t, other)
 	src := sampleTree(t)
@@ -218,6 +220,7 @@ func TestSignatureRefused(t *testing.T) {
 // TestSignatureByHand runs docs/FORMAT.md's recipe: the signature and the
 // signed bytes cut with tail and head, checked by ssh-keygen -Y verify.
 func TestSignatureByHand(t *testing.T) {
+	t.Parallel()
 	key := signingKey(t, "")
 	doc := string(readFile(t, "../../docs/FORMAT.md"))
 	_, recipe, ok := strings.Cut(doc, "## Checking the signature by hand")
@@ -250,6 +253,7 @@ func TestSignatureByHand(t *testing.T) {
 // an agent or a terminal, and signs through a real ssh-agent; the result is
 // the same bytes as with the key unprotected.
 func TestSignWithPassphrase(t *testing.T) {
+	t.Parallel()
 	key := signingKey(t, "correct horse")
 	src := sampleTree(t)
 	epoch := "SOURCE_DATE_EPOCH=1700000000"

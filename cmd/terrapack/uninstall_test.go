@@ -24,6 +24,7 @@ func installRecord(t *testing.T, target string) map[string]any {
 }
 
 func TestUninstallKeepsChangedAndAddedFiles(t *testing.T) {
+	t.Parallel()
 	run := build(t, sampleTree(t), "--name", "sample")
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
@@ -73,6 +74,7 @@ func TestUninstallKeepsChangedAndAddedFiles(t *testing.T) {
 // TestUninstallRefusesMarkersOfOtherFolders: a forged, copied, moved or
 // foreign .terrapack/ removes nothing.
 func TestUninstallRefusesMarkersOfOtherFolders(t *testing.T) {
+	t.Parallel()
 	run := build(t, sampleTree(t), "--name", "sample")
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
@@ -116,6 +118,7 @@ func TestUninstallRefusesMarkersOfOtherFolders(t *testing.T) {
 // TestInstallRecordIsJSONForAnyTargetBytes: quotes, backslashes, control
 // characters and bytes that are not UTF-8 in the target path.
 func TestInstallRecordIsJSONForAnyTargetBytes(t *testing.T) {
+	t.Parallel()
 	run := build(t, sampleTree(t), "--name", "sample")
 	base := t.TempDir()
 	for _, name := range []string{"quote\"back\\slash", "latin1-\xe9t\xe9", "ctl\x01\x7f-\xff\xfe"} {
@@ -139,6 +142,7 @@ func TestInstallRecordIsJSONForAnyTargetBytes(t *testing.T) {
 // TestClosedOutputIsHarmless: `./app.run ... 2>&1 | head -c 20` closes the
 // pipe early; every operation still completes and says so by its exit code.
 func TestClosedOutputIsHarmless(t *testing.T) {
+	t.Parallel()
 	src := sampleTree(t)
 	must(t, os.WriteFile(filepath.Join(src, "hook.sh"), []byte("#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9; do echo hook line $i; done\n"), 0o755))
 	run := build(t, src, "--name", "sample", "--post-install", "hook.sh")

@@ -310,86 +310,11 @@ func TestHookArgumentsArePassedAsIs(t *testing.T) {
 	}
 }
 
-func TestMakeselfSpellings(t *testing.T) {
-	t.Parallel()
-	src := filepath.Join(t.TempDir(), "app")
-	appVersion(t, src, "1.0", nil)
-	run := build(t, src)
-	target := filepath.Join(t.TempDir(), "app")
-	mustOK(t, runCmd(t, nil, run, "--target", target, "--noexec", "--noprogress", "--accept", "--quiet"))
-	if exists(filepath.Join(target, "var/hook.log")) {
-		t.Error("--noexec ran the hook")
-	}
-	for _, mode := range []string{"--check", "--list", "--info"} {
-		mustOK(t, runCmd(t, nil, run, mode))
-	}
-	for flag, hint := range map[string]string{
-		"--keep": "tree always stays", "--nox11": "never opens a terminal window",
-		"--confirm": "--noexec", "--tar": "--list", "--nochown": "user who runs",
-	} {
-		mustFail(t, runCmd(t, nil, run, flag, "--target", target), 2, flag+" is a makeself option", hint)
-	}
-}
-
-func TestLicenseMustBeAccepted(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "app")
-	appVersion(t, src, "1.0", map[string]string{"LICENSE": "You may use this.\n"})
-	must(t, os.WriteFile(filepath.Join(src, "terrapack.yaml"), []byte("name: app\nversion: '1.0'\nlicense: LICENSE\n"), 0o644))
-	run := build(t, src)
-	target := filepath.Join(t.TempDir(), "app")
-
-	r := runCmd(t, nil, run, "--to", target, "--json")
-	mustFail(t, r, 4, "has a license that must be accepted", "hint: read it with --license and run again with --accept")
-	if exists(target) {
-		t.Fatal("installed without the license accepted")
-	}
-	if res := parseResult(t, r); res["status"] != "refused" || res["exit_code"] != float64(4) {
-		t.Errorf("result: %v", res)
-	}
-	mustFail(t, runCmd(t, nil, run, "--to", target, "--dry-run"), 4, "must be accepted")
-	if got := mustOK(t, runCmd(t, nil, run, "--license")).stdout; got != "You may use this.\n" {
-		t.Errorf("--license printed %q", got)
-	}
-	mustOK(t, runCmd(t, nil, run, "--to", target, "--accept", "--quiet"))
-	rec := readText(t, filepath.Join(target, ".terrapack/license-accepted.json"))
-	if !strings.Contains(rec, `"accepted_by": "--accept"`) {
-		t.Errorf("acceptance record:\n%s", rec)
-	}
-
-	// On a terminal the text is shown and a yes installs; a no refuses.
-	script, err := exec.LookPath("script")
-	if err != nil {
-		t.Skipf("script (util-linux) not found: cannot give the installer a terminal: %v", err)
-	}
-	tty := filepath.Join(t.TempDir(), "tty")
-	for _, c := range []struct {
-		answer string
-		code   int
-	}{{"no", 4}, {"yes", 0}} {
-		answer, code := c.answer, c.code
-		cmd := exec.Command(script, "-qec", run+" --to "+tty+" --noexec", "/dev/null")
-		cmd.Stdin = strings.NewReader(answer + "\n")
-		out, err := cmd.CombinedOutput()
-		got := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			got = ee.ExitCode()
-		}
-		if got != code || !strings.Contains(string(out), "You may use this.") || !strings.Contains(string(out), "Do you accept the license? [yes/no]") {
-			t.Errorf("answer %s: exit %d (want %d):\n%s", answer, got, code, out)
-		}
-		if exists(tty) != (code == 0) {
-			t.Errorf("answer %s: installed=%v", answer, exists(tty))
-		}
-	}
-	if rec := readText(t, filepath.Join(tty, ".terrapack/license-accepted.json")); !strings.Contains(rec, "answered yes on the terminal") {
-		t.Errorf("acceptance record:\n%s", rec)
-	}
-}
-
 // An upgrade killed at any point leaves the old tree, with the customer's
 // config and data, or the new one: never a loss. strace kills it right
 // before the commit rename and in the middle of carrying files over.
 func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
+	t.Parallel()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Skipf("strace not found, cannot kill at a chosen system call: %v", err)
@@ -439,6 +364,7 @@ func TestUpgradeKilledMidwayLosesNothing(t *testing.T) {
 // (paths, checksum, duration) replaced, is the documented one
 // (docs/RESULT.md) to the byte.
 func TestJSONResultGolden(t *testing.T) {
+	t.Parallel()
 	_, target, run2 := upgradeFixture(t)
 	r := mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--json", "--quiet"))
 	if r.stderr != "" {
@@ -499,6 +425,7 @@ func TestUpgradeConfigDroppedOrDeleted(t *testing.T) {
 // new tree holds everything (the set-aside files in its .terrapack/aside),
 // and the next run moves them out beside the install.
 func TestUpgradeKilledAfterCommitKeepsSetAsideFiles(t *testing.T) {
+	t.Parallel()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Skipf("strace not found, cannot kill at a chosen system call: %v", err)
@@ -527,6 +454,7 @@ func TestUpgradeKilledAfterCommitKeepsSetAsideFiles(t *testing.T) {
 // --uninstall leaves the vendor's keep: data and the config the customer
 // changed; --purge removes them too.
 func TestUninstallLeavesDataAndChangedConfigUnlessPurge(t *testing.T) {
+	t.Parallel()
 	_, target, run2 := upgradeFixture(t)
 	mustOK(t, runCmd(t, nil, run2, "--to", target, "--force", "--quiet"))
 	res := parseResult(t, mustOK(t, runCmd(t, nil, run2, "--uninstall", "--to", target, "--json")))
