@@ -5,7 +5,7 @@ STUB_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 STUB_SRC  := $(shell find stub payload relocate -path relocate/planner -prune -o -name '*.go' -not -name '*_test.go' -print 2>/dev/null) go.mod go.sum
 ARCHES    ?= amd64 arm64
 
-.PHONY: build stubs demo test test-slow test-chroot test-pyenv test-debsrc bench testvm clean
+.PHONY: build stubs demo test cover test-slow test-chroot test-pyenv test-debsrc bench testvm clean
 
 # bash with pipefail, so that filtering test output keeps go test's status.
 SHELL := /bin/bash
@@ -30,6 +30,19 @@ test: build
 	$(GO) test -count=1 -timeout 30m -v ./... | $(QUIET_RUNS)
 	# The builder's pure-Go zstd fallback, used when built without cgo.
 	CGO_ENABLED=0 $(GO) test -count=1 -run TestZstd ./payload/
+
+# Statement coverage per package: the untagged tests, counting the code the
+# CLI tests run inside the builder and installer processes (cmd/terrapack's
+# TestMain builds them with -cover under go test -cover, and they write
+# their counters into the same GOCOVERDIR). go test's own "coverage:" figure
+# is dropped: each binary sees whatever the shared folder holds when it ends.
+COVERDIR := $(CURDIR)/bin/cover
+cover: build
+	rm -rf $(COVERDIR) && mkdir -p $(COVERDIR)
+	$(GO) test -count=1 -timeout 30m -cover ./... -args -test.gocoverdir=$(COVERDIR) | sed -E 's/\tcoverage: .*//'
+	$(GO) tool covdata percent -i=$(COVERDIR) | sed 's/^\s*github.com\/terrapack\/terrapack\///'
+	$(GO) tool covdata textfmt -i=$(COVERDIR) -o $(COVERDIR).out
+	$(GO) tool cover -func=$(COVERDIR).out | tail -1
 
 test-slow: build
 	$(GO) test -count=1 -tags slow -timeout 60m -v ./... | $(QUIET_RUNS)

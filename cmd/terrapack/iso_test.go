@@ -87,23 +87,3 @@ func TestISOReadByRealTools(t *testing.T) {
 		t.Fatal("two images of the same input differ")
 	}
 }
-
-func TestVerifyFindsDamage(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	run := filepath.Join(dir, "app.run")
-	img := filepath.Join(dir, "app.iso")
-	mustOK(t, terrapack(t, "build", sampleTree(t), "-o", run, "--iso", img, "-q"))
-	mustOK(t, terrapack(t, "verify", img))
-	b, _ := os.ReadFile(img)
-	// Damage the installer's bytes inside the image: the stub's info block.
-	i := bytes.Index(b, []byte("TERRAPACK-STUB-INFO-v1"))
-	if i < 0 {
-		t.Fatal("installer not found in image")
-	}
-	b[i+40] ^= 0xff
-	bad := filepath.Join(dir, "bad.iso")
-	must(t, os.WriteFile(bad, b, 0o644))
-	mustFail(t, terrapack(t, "verify", bad), 1, "failed verification", "app.run: SHA-256")
-	mustFail(t, terrapack(t, "verify", filepath.Join(dir, "nope.iso")), 1, "failed to open")
-}

@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 			"redact":  cmdRedact,
 			"cmptree": cmdCmptree,
 			"clean":   cmdClean,
+			"corrupt": cmdCorrupt,
 			"sampletree": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
 					ts.Fatalf("usage: sampletree DIR")
@@ -55,14 +56,13 @@ func TestScripts(t *testing.T) {
 }
 
 // cmdStatus: status CODE PROG [ARGS...] runs PROG and fails unless it
-// exits with CODE; stdout and stderr are kept for the next commands.
+// exits with CODE, or with any code but 0 for CODE "!0"; stdout and stderr
+// are kept for the next commands, and the code in $STATUS.
 func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: status CODE PROG [ARGS...]")
 	}
-	want, err := strconv.Atoi(args[0])
-	ts.Check(err)
-	err = ts.Exec(args[1], args[2:]...)
+	err := ts.Exec(args[1], args[2:]...)
 	got := 0
 	var ee *exec.ExitError
 	switch {
@@ -71,9 +71,58 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	case err != nil:
 		ts.Fatalf("%s: %v", args[1], err)
 	}
+	ts.Setenv("STATUS", strconv.Itoa(got))
+	if args[0] == "!0" {
+		if got == 0 {
+			ts.Fatalf("%s exited 0, want a failure", args[1])
+		}
+		return
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
+}
+
+// cmdCorrupt: corrupt FILE OP ARG changes FILE in place as damage in
+// transit would: "truncate N" cuts its last N bytes, "append TEXT" adds
+// TEXT, "flip AT" inverts the lowest bit of byte AT (from the end when
+// negative), "flipafter MARKER N" inverts all bits of the byte N bytes
+// after the first MARKER.
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: corrupt FILE truncate N | append TEXT | flip AT | flipafter MARKER N")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	atoi := func(s string) int {
+		n, err := strconv.Atoi(s)
+		ts.Check(err)
+		return n
+	}
+	switch op := args[1]; {
+	case op == "truncate":
+		b = b[:len(b)-atoi(args[2])]
+	case op == "append":
+		b = append(b, args[2]...)
+	case op == "flip":
+		at := atoi(args[2])
+		if at < 0 {
+			at += len(b)
+		}
+		b[at] ^= 0x01
+	case op == "flipafter" && len(args) == 4:
+		i := bytes.Index(b, []byte(args[2]))
+		if i < 0 {
+			ts.Fatalf("%s holds no %q", args[0], args[2])
+		}
+		b[i+atoi(args[3])] ^= 0xff
+	default:
+		ts.Fatalf("corrupt: unknown operation %q", op)
+	}
+	ts.Check(os.WriteFile(p, b, 0o755))
 }
 
 var (
