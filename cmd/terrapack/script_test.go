@@ -135,6 +135,8 @@ var (
 	rateRe = regexp.MustCompile(`, [0-9.]+ [KMGT]?i?B/s(, [0-9hms.]+ left)?`)
 	// "installed app 1.0 into /opt/app in 313ms"
 	tookRe = regexp.MustCompile(`(?m) in [0-9.]+(ns|µs|ms|s|m[0-9.]+s)$`)
+	// The folder an archive is unpacked into: os.MkdirTemp's random digits.
+	unpackRe = regexp.MustCompile(`\.unpack-[0-9]+`)
 	// --json's time taken.
 	durationRe = regexp.MustCompile(`"duration_seconds":[0-9.e-]+`)
 	// When a record was written, and by whom (tests run as root in CI, as
@@ -148,7 +150,8 @@ var (
 // cmdRedact: redact FILE... replaces what changes from run to run with
 // fixed words, so that golden texts hold only what the input decides: the
 // script's folder with $WORK, SHA-256 and MD5 sums with SHA256 and MD5, key
-// fingerprints with SHA256:KEY, sizes and offsets of six digits or more and
+// fingerprints with SHA256:KEY, an archive's unpack folder's random suffix
+// with N, sizes and offsets of six digits or more and
 // the payload's compressed length with N, a duration at the end of a line
 // with "in D" and --json's with 0.1, a date and time with TIME, a record's
 // "uid" with UID, and drops the rate and time left of progress lines.
@@ -164,6 +167,7 @@ func cmdRedact(ts *testscript.TestScript, neg bool, args []string) {
 		b = fingerprintRe.ReplaceAll(b, []byte("SHA256:KEY"))
 		b = sha256Re.ReplaceAll(b, []byte("SHA256"))
 		b = md5Re.ReplaceAll(b, []byte("MD5"))
+		b = unpackRe.ReplaceAll(b, []byte(".unpack-N"))
 		b = bigNumRe.ReplaceAll(b, []byte("N"))
 		b = payloadRe.ReplaceAll(b, []byte("${1}N"))
 		b = rateRe.ReplaceAll(b, nil)
