@@ -30,6 +30,14 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PATH", filepath.Dir(terrapackBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 			e.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 			e.Setenv("HOME", e.WorkDir)
+			// What TestMain set up for the processes the tests start: the
+			// coverage folder (go test -cover), the stub cache (no stubs
+			// embedded).
+			for _, k := range []string{"GOCOVERDIR", "XDG_CACHE_HOME"} {
+				if v, ok := os.LookupEnv(k); ok {
+					e.Setenv(k, v)
+				}
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
