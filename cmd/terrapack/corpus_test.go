@@ -330,6 +330,17 @@ func TestHostileCorpus(t *testing.T) {
 			}
 			mustFail(t, check, code, exp[1])
 			mustFail(t, install, code, exp[1])
+			if strings.HasPrefix(d.Name(), "plan-") {
+				// The plan is judged before the target: into a folder of
+				// the customer's (exit 4 for a sound installer) a bad plan
+				// is still a bad installer.
+				mine := filepath.Join(outside, "mine")
+				must(t, os.MkdirAll(mine, 0o755))
+				must(t, os.WriteFile(filepath.Join(mine, "notes"), []byte("mine\n"), 0o644))
+				mustFail(t, runCmd(t, nil, run, "--to", mine), code, exp[1])
+				assertClean(t, mine, "notes")
+				must(t, os.RemoveAll(mine))
+			}
 			if exists(target) || exists(marker) || exists("/tmp/terrapack-corpus-x") {
 				t.Fatal("something was written")
 			}
