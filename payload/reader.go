@@ -25,6 +25,9 @@ type Installer struct {
 	// SignatureVerified is set by a Stream pass that found the signature
 	// matching the file's bytes.
 	SignatureVerified bool
+	// Sound is set by a Stream pass that found every byte intact (checksum
+	// and signature) and whose fn succeeded.
+	Sound bool
 }
 
 // SizeError reports an installer whose size is not the one it was built with.
@@ -230,6 +233,7 @@ func (in *Installer) Stream(ctx context.Context, fn func(*TarReader) error) erro
 		}
 		in.SignatureVerified = true
 	}
+	in.Sound = fnErr == nil
 	return fnErr
 }
 

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -35,6 +36,24 @@ func list(ctx context.Context, in *payload.Installer, w io.Writer) error {
 			fmt.Fprintln(bw, line)
 		}
 	})
+}
+
+// soundBeforeRefusal returns err, unless err refuses the target (exit 4)
+// and the installer is at fault: then that fault (exit 3), which holds
+// whatever the target. A refusal that rests on the relocation plan (a path
+// too long for a string's capacity) is only true if the payload bears the
+// plan out, and most refusals come before the payload is read; so the
+// whole file is checked first as --check does, unless this run's pass over
+// it found it sound.
+func soundBeforeRefusal(ctx context.Context, in *payload.Installer, err error) error {
+	var ref *refusal
+	if !errors.As(err, &ref) || in.Sound {
+		return err
+	}
+	if cerr := relocate.CheckInstaller(ctx, in); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // check verifies the checksum and every entry without writing anything.

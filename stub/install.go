@@ -71,7 +71,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	if err != nil {
 		return err
 	}
-	reloc, err := newRelocation(ctx, in, target)
+	reloc, err := newRelocation(m, target)
 	if err != nil {
 		return err
 	}
@@ -161,8 +161,7 @@ var pastTense = map[string]string{"install": "installed", "upgrade": "upgraded",
 // newRelocation prepares the manifest's relocation plan for target, or
 // refuses, before anything is written, when the plan is invalid (the file is
 // at fault: a *payload.FormatError) or target cannot hold it.
-func newRelocation(ctx context.Context, in *payload.Installer, target string) (*relocate.Applier, error) {
-	m := in.Manifest
+func newRelocation(m *payload.Manifest, target string) (*relocate.Applier, error) {
 	plan, err := relocate.ManifestPlan(m)
 	if err != nil || plan == nil {
 		return nil, err
@@ -172,15 +171,6 @@ func newRelocation(ctx context.Context, in *payload.Installer, target string) (*
 		fe *payload.FormatError
 		te *relocate.TargetError
 	)
-	if err != nil && !errors.As(err, &fe) {
-		// A refusal of this target rests on the plan's claims about the
-		// files (a string's capacity, a script's line), which only the
-		// payload can confirm: a plan that lies is a bad installer
-		// whatever the target (exit 3), so read it all before refusing.
-		if cerr := relocate.CheckInstaller(ctx, in); cerr != nil {
-			return nil, cerr
-		}
-	}
 	switch {
 	case errors.As(err, &fe):
 		return nil, err

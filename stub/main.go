@@ -163,7 +163,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if o.uninstall {
 		err = uninstall(ctx, in, o, res)
 	} else {
-		err = install(ctx, in, o, res)
+		err = soundBeforeRefusal(ctx, in, install(ctx, in, o, res))
 	}
 	return end(err)
 }
