@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -26,6 +27,8 @@ func TestJSONResultSignature(t *testing.T) {
 	}
 	target := filepath.Join(t.TempDir(), "app") // installed by the first case
 	fresh := func() string { return filepath.Join(t.TempDir(), "app") }
+	mine := t.TempDir() // a folder of the customer's: refused
+	must(t, os.WriteFile(filepath.Join(mine, "notes"), []byte("mine\n"), 0o644))
 	for _, c := range []struct {
 		name      string
 		installer string
@@ -41,6 +44,8 @@ func TestJSONResultSignature(t *testing.T) {
 			sig(true, fp, false, false, "", "")},
 		{"signed, key from the environment, dry run", signed, []string{"--to", fresh(), "--dry-run"}, []string{"TERRAPACK_VERIFY_KEY=" + key + ".pub"}, 0,
 			sig(true, fp, true, true, "vendor@example.com", key+".pub:1")},
+		{"signed, refused after the whole file was checked", signed, []string{"--to", mine}, nil, 4,
+			sig(true, fp, true, false, "", "")},
 		{"signed, untrusted key", signed, []string{"--to", fresh(), "--verify-key", other + ".pub"}, nil, 3,
 			sig(true, fp, false, true, "", "")},
 		{"signed, uninstall", signed, []string{"--to", target, "--uninstall", "--verify-key", other + ".pub"}, nil, 0,
