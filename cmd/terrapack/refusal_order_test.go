@@ -30,7 +30,7 @@ func TestDamagedBeforeRefusal(t *testing.T) {
 	mine := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(mine, "notes"), []byte("mine\n"), 0o644))
 	mustFail(t, runCmd(t, nil, run, "--to", mine), 4, "is not empty")
-	mustFail(t, runCmd(t, nil, damaged, "--to", mine), 3, "checksum")
-	mustFail(t, runCmd(t, nil, damaged, "--to", mine, "--dry-run"), 3, "checksum")
+	mustFail(t, runCmd(t, nil, damaged, "--to", mine), 3, "installer is damaged")
+	mustFail(t, runCmd(t, nil, damaged, "--to", mine, "--dry-run"), 3, "installer is damaged")
 	assertClean(t, mine, "notes")
 }
