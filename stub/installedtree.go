@@ -45,16 +45,18 @@ const (
 
 // treeEntry is one entry of an installed tree (.terrapack/ aside).
 type treeEntry struct {
-	rel       string
-	info      fs.FileInfo // from lstat: links are never followed
-	installed bool        // listed in .terrapack/files
-	rec       payload.Record
-	state     entryState
-	files     int    // non-folders in its subtree as walked (1 for a non-folder)
-	sum       []byte // SHA-256 of a regular file's content, once read
+	rel   string
+	info  fs.FileInfo    // from lstat: links are never followed
+	rec   payload.Record // what was installed at rel, if it is listed
+	state entryState
+	files int    // non-folders in its subtree as walked (1 for a non-folder)
+	sum   []byte // SHA-256 of a regular file's content, once read
 }
 
 func (e *treeEntry) changed() bool { return e.state == changed }
+
+// installed reports whether e is listed in .terrapack/files.
+func (e *treeEntry) installed() bool { return e.state != notListed }
 
 // installedTree is an install's tree, read once. entries lists every entry
 // below root outside .terrapack/, parents before children, names sorted;
@@ -197,9 +199,9 @@ func (w *treeWalk) dir(ctx context.Context, rel string, inMeta bool) error {
 			continue
 		}
 		e := &treeEntry{rel: name, info: info}
-		e.rec, e.installed = w.t.records[name]
-		w.seen[name] = e.installed
-		e.state = w.t.state(e)
+		rec, listed := w.t.records[name]
+		e.rec, w.seen[name] = rec, listed
+		e.state = w.t.state(e, listed)
 		w.t.entries = append(w.t.entries, e)
 		if !info.IsDir() {
 			e.files = 1
@@ -219,8 +221,8 @@ func (w *treeWalk) dir(ctx context.Context, rel string, inMeta bool) error {
 }
 
 // state settles e as far as its lstat and link target tell.
-func (t *installedTree) state(e *treeEntry) entryState {
-	if !e.installed {
+func (t *installedTree) state(e *treeEntry, listed bool) entryState {
+	if !listed {
 		return notListed
 	}
 	mode := e.info.Mode()

@@ -148,7 +148,7 @@ func (r rules) plan(prev *previous, nw newTree, sameInstaller bool, res *result)
 				res.Data.Moved = append(res.Data.Moved, e.rel)
 				res.Data.Files += e.files
 			}
-		case !e.installed || (e.rec.Type != tar.TypeDir && isDir):
+		case !e.installed() || (e.rec.Type != tar.TypeDir && isDir):
 			if isDir && nw.isDir(e.rel) {
 				continue
 			}
@@ -262,9 +262,9 @@ func (r rules) customerWins(prev *previous, e *treeEntry, nw newTree, step *carr
 	switch {
 	case theirs == newer:
 		return true, nil
-	case e.installed && theirs == installed:
+	case e.installed() && theirs == installed:
 		return true, nil // untouched: the new version replaces it
-	case e.installed && newer == installed:
+	case e.installed() && newer == installed:
 		step.dropNew = true // the vendor did not change it
 	default:
 		step.beside = true
