@@ -5,7 +5,7 @@ STUB_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 STUB_SRC  := $(shell find stub payload relocate -path relocate/planner -prune -o -name '*.go' -not -name '*_test.go' -print 2>/dev/null) go.mod go.sum
 ARCHES    ?= amd64 arm64
 
-.PHONY: build stubs demo test cover test-slow test-chroot test-pyenv test-debsrc bench testvm clean
+.PHONY: build stubs demo test cover test-slow test-chroot test-goinstall test-pyenv test-debsrc bench testvm clean
 
 # bash with pipefail, so that filtering test output keeps go test's status.
 SHELL := /bin/bash
@@ -51,6 +51,12 @@ test-slow: build
 # debootstraps Debian 11 once into /var/cache/terrapack-test).
 test-chroot: build
 	$(GO) test -count=1 -tags chroot -timeout 30m -v -run Chroot ./bundle/ | $(QUIET_RUNS)
+
+# `go install .../cmd/terrapack@VERSION` from a file:// module proxy that
+# serves this work tree, into an empty module cache; the installed builder
+# then builds its stub and an installer (compiles everything once: minutes).
+test-goinstall: build
+	$(GO) test -count=1 -tags goinstall -timeout 30m -v -run TestGoInstallFromProxy ./cmd/terrapack/ | $(QUIET_RUNS)
 
 # Every pyenv CPython on the machine (make test installs 2.7.18 and 3.13.0),
 # at its printed limit, 3 bytes under it and at a 10-byte path.

@@ -49,6 +49,7 @@ func TestHostileInputArchives(t *testing.T) {
 		{"hard link to a folder", []tar.Header{dir("a/"), hard("b", "a")}, `hard link "b"`},
 		{"symlink out", []tar.Header{dir("a/"), link("a/esc", "../../etc")}, `symlink "a/esc" points to "../../etc", which leaves the archive`},
 		{"symlink chain out", []tar.Header{dir("d/"), link("d/up", ".."), link("esc", "d/up/..")}, `symlink "esc" points to "d/up/..", which resolves outside`},
+		{"symlink loop", []tar.Header{link("a", "b"), link("b", "a")}, `symlink "a": too many levels of links`},
 		{"file through a symlink", []tar.Header{link("d", "/tmp"), file("d/x")}, `entry "d/x" would be written through "d"`},
 		{"folder through a symlink", []tar.Header{link("d", "/tmp"), dir("d/")}, `folder entry "d"`},
 		{"device", []tar.Header{{Name: "null", Typeflag: tar.TypeChar, Mode: 0o666}}, `entry "null" is a character device`},

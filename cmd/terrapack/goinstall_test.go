@@ -20,19 +20,10 @@ func TestPlainGoBuildBuildsInstallers(t *testing.T) {
 	if err != nil {
 		t.Skip("the go command is not in PATH")
 	}
-	root, _ := filepath.Abs("../..")
-	ls := exec.Command("git", "ls-files", "-co", "--exclude-standard")
-	ls.Dir = root
-	list, err := ls.Output()
-	if err != nil {
-		t.Skipf("cannot list the module's files with git: %v", err)
-	}
+	root, files := moduleFiles(t)
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "terrapack")
-	for _, f := range strings.Split(strings.TrimSpace(string(list)), "\n") {
-		if st, err := os.Lstat(filepath.Join(root, f)); err != nil || !st.Mode().IsRegular() {
-			continue // deleted in the work tree, or a symlink
-		}
+	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		must(t, err)
 		must(t, os.MkdirAll(filepath.Dir(filepath.Join(src, f)), 0o755))
@@ -75,4 +66,25 @@ func TestPlainGoBuildBuildsInstallers(t *testing.T) {
 	if r := mustOK(t, runCmd(t, nil, run1, "--version")); !strings.HasPrefix(r.stdout, "app 1.0 (terrapack installer ") {
 		t.Errorf("--version: %q", r.stdout)
 	}
+}
+
+// moduleFiles lists the module's files as a commit of the work tree would
+// hold them (git's tracked and untracked files, not the ignored build
+// products such as bin/ and the embedded stubs), relative to its root.
+func moduleFiles(t *testing.T) (root string, files []string) {
+	t.Helper()
+	root, _ = filepath.Abs("../..")
+	ls := exec.Command("git", "ls-files", "-co", "--exclude-standard")
+	ls.Dir = root
+	list, err := ls.Output()
+	if err != nil {
+		t.Skipf("cannot list the module's files with git: %v", err)
+	}
+	for _, f := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		if st, err := os.Lstat(filepath.Join(root, f)); err != nil || !st.Mode().IsRegular() {
+			continue // deleted in the work tree, or a symlink
+		}
+		files = append(files, f)
+	}
+	return root, files
 }

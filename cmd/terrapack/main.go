@@ -6,11 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 )
 
-// version is set by the Makefile.
+// version is set by the Makefile; a builder from `go install ...@VERSION`
+// has its module's version instead (see newRootCmd).
 var version = "dev"
+
+// builderVersion is version, or the module version the go command recorded.
+func builderVersion() string {
+	if info, ok := debug.ReadBuildInfo(); version == "dev" && ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
+}
 
 // hinted is an error with a likely fix, printed on a `hint:` line.
 type hinted struct {

@@ -8,7 +8,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "terrapack",
 		Short:         "Make self-extracting, relocatable Linux installers and ISO images",
-		Version:       version,
+		Version:       builderVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
