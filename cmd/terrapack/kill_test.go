@@ -83,7 +83,9 @@ func TestKillFreshInstallAtCommit(t *testing.T) {
 	src, run, _, _ := twoVersions(t)
 	base := t.TempDir()
 	target := filepath.Join(base, "app")
-	killAt(t, "renameat", "", false, run, "--to", target)
+	// Named by its path: under go test -cover the installer's coverage
+	// runtime renames a file of its own first.
+	killAt(t, "renameat", filepath.Join(base, ".app.terrapack-new"), false, run, "--to", target)
 	if exists(target) {
 		t.Fatal("target exists after a kill before the commit")
 	}
