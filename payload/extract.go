@@ -379,7 +379,7 @@ func (x *Extractor) file(ctx context.Context, tr *TarReader, hdr *tar.Header, re
 		ew = &expectWriter{w: w, expect: rw.Expect, name: rec.Name}
 		w = ew
 	}
-	if err := copyCtx(ctx, w, tr, x.buf); err != nil {
+	if err := CopyContext(ctx, w, entryData{tr}, x.buf); err != nil {
 		return fmt.Errorf("failed to extract %q: %w", rec.Name, err)
 	}
 	if ew != nil {
@@ -549,7 +549,9 @@ func (x *Extractor) finishDirs() error {
 	return nil
 }
 
-func copyCtx(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
+// CopyContext copies r to w through buf until r's end, giving up when ctx
+// is done: an install or scan of a large file stops promptly on a signal.
+func CopyContext(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -564,9 +566,21 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader, buf []byte) error {
 			return nil
 		}
 		if err != nil {
-			return payloadError(err)
+			return err
 		}
 	}
+}
+
+// entryData reads the current entry's data, reporting a damaged stream as
+// the payload's fault.
+type entryData struct{ tr *TarReader }
+
+func (d entryData) Read(p []byte) (int, error) {
+	n, err := d.tr.Read(p)
+	if err != nil && err != io.EOF {
+		err = payloadError(err)
+	}
+	return n, err
 }
 
 func rehash(f *os.File, h hash.Hash, buf []byte) error {

@@ -21,7 +21,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -295,7 +294,7 @@ func (t *installedTree) sum(ctx context.Context, e *treeEntry) ([]byte, error) {
 		t.buf = make([]byte, 256<<10)
 	}
 	h := sha256.New()
-	if err := copyCtx(ctx, h, f, t.buf); err != nil {
+	if err := payload.CopyContext(ctx, h, f, t.buf); err != nil {
 		return nil, fmt.Errorf("failed to read %q to compare it with what was installed: %w", t.abs(e.rel), err)
 	}
 	e.sum = h.Sum(nil)
@@ -327,23 +326,6 @@ func underGlobs(globs []string, rel string) bool {
 		}
 	}
 	return false
-}
-
-// copyCtx copies src to dst through buf, stopping early when ctx is done.
-func copyCtx(ctx context.Context, dst io.Writer, src io.Reader, buf []byte) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := src.Read(buf)
-		dst.Write(buf[:n])
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 func readDirNames(dir string) ([]string, error) {

@@ -124,11 +124,22 @@ func (r result) String() string {
 // runCmd runs name with args and env additions, returning its output and exit code.
 func runCmd(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	var err error
+	// A binary a parallel test just wrote can be busy for a moment: a
+	// child forked meanwhile holds its write descriptor until it execs
+	// (ETXTBSY, golang.org/issue/22315).
+	for try := 0; ; try++ {
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), env...)
+		out.Reset()
+		errb.Reset()
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err = cmd.Run(); !errors.Is(err, syscall.ETXTBSY) || try == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
