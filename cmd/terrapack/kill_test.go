@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,7 +222,15 @@ func TestKillUninstall(t *testing.T) {
 // finishes.
 func TestInterruptedUninstallPutsTheRestBack(t *testing.T) {
 	t.Parallel()
-	_, run, _, _ := twoVersions(t)
+	// 2,000 files removed after bin/hello: the signal reaches the removal
+	// loop (through os/signal's goroutine) long before it could finish.
+	// With the sample tree alone the loop sometimes finished first.
+	src := sampleTree(t)
+	must(t, os.MkdirAll(filepath.Join(src, "zz"), 0o755))
+	for i := range 2000 {
+		must(t, os.WriteFile(filepath.Join(src, fmt.Sprintf("zz/f%04d", i)), nil, 0o644))
+	}
+	run := build(t, src, "--name", "sample", "--version", "1")
 	for _, sig := range []string{"INT", "QUIT"} {
 		base := t.TempDir()
 		target := filepath.Join(base, "app")
