@@ -68,11 +68,11 @@ func (t *TarReader) next() (*tar.Header, error) {
 	t.entry++
 	hasPAX := false
 	for {
-		if err := t.readBlock(true); err != nil {
+		if err := t.readBlock(); err != nil {
 			return nil, err
 		}
 		if t.blk == zeroBlock {
-			if err := t.readBlock(true); err != nil {
+			if err := t.readBlock(); err != nil {
 				return nil, err // io.EOF: a stream may end after one zero block
 			}
 			if t.blk == zeroBlock {
@@ -109,27 +109,20 @@ func (t *TarReader) header(flag byte, hasPAX bool) (*tar.Header, error) {
 	hdr := &tar.Header{Typeflag: flag, Format: tar.FormatUSTAR}
 	name := cString(b[0:100])
 	hdr.Linkname = cString(b[157:257])
-	var err error
-	fields := []struct {
-		v     *int64
-		field []byte
-	}{{&hdr.Mode, b[100:108]}, {&hdr.Size, b[124:136]}}
-	for _, f := range fields {
-		if *f.v, err = parseNumber(f.field); err != nil {
-			return nil, t.fail(err.Error())
+	var bad error // the first numeric field that does not parse
+	num := func(field []byte) int64 {
+		n, err := parseNumber(field)
+		if bad == nil {
+			bad = err
 		}
+		return n
 	}
-	mtime, err := parseNumber(b[136:148])
-	if err != nil {
-		return nil, t.fail(err.Error())
+	hdr.Mode, hdr.Size = num(b[100:108]), num(b[124:136])
+	hdr.ModTime = time.Unix(num(b[136:148]), 0)
+	hdr.Uid, hdr.Gid = int(num(b[108:116])), int(num(b[116:124]))
+	if bad != nil {
+		return nil, t.fail(bad.Error())
 	}
-	hdr.ModTime = time.Unix(mtime, 0)
-	uid, err1 := parseNumber(b[108:116])
-	gid, err2 := parseNumber(b[116:124])
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, t.fail(err.Error())
-	}
-	hdr.Uid, hdr.Gid = int(uid), int(gid)
 	switch magic := string(b[257:263]); {
 	case magic == "ustar\x00":
 		prefix := b[345:500]
@@ -188,13 +181,10 @@ func (t *TarReader) applyPAX(hdr *tar.Header) error {
 			hdr.Size, err = strconv.ParseInt(v, 10, 64)
 		case "mtime":
 			hdr.ModTime, err = parsePAXTime(v)
-		case "uid", "gid":
-			var n int64
-			if n, err = strconv.ParseInt(v, 10, 64); err == nil && k == "uid" {
-				hdr.Uid = int(n)
-			} else if err == nil {
-				hdr.Gid = int(n)
-			}
+		case "uid":
+			hdr.Uid, err = strconv.Atoi(v)
+		case "gid":
+			hdr.Gid, err = strconv.Atoi(v)
 		case "uname":
 			hdr.Uname = v
 		case "gname":
@@ -226,7 +216,7 @@ func (t *TarReader) readPAX() error {
 	}
 	buf := t.paxBuf[:n]
 	if _, err := io.ReadFull(t.r, buf); err != nil {
-		return t.truncated(err)
+		return truncated(err)
 	}
 	s := string(buf[:size])
 	for len(s) > 0 {
@@ -300,13 +290,15 @@ func (t *TarReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (t *TarReader) readBlock(eofOK bool) error {
+// readBlock reads the next header block: io.EOF where the stream ends
+// cleanly before it, io.ErrUnexpectedEOF inside it.
+func (t *TarReader) readBlock() error {
 	_, err := io.ReadFull(t.r, t.blk[:])
-	if err == io.EOF && eofOK {
+	if err == io.EOF {
 		return io.EOF
 	}
 	if err != nil {
-		return t.truncated(err)
+		return truncated(err)
 	}
 	return nil
 }
@@ -322,13 +314,13 @@ func (t *TarReader) discard(n int64) error {
 		k, err := io.ReadFull(t.r, t.skip[:min(n, int64(len(t.skip)))])
 		n -= int64(k)
 		if err != nil {
-			return t.truncated(err)
+			return truncated(err)
 		}
 	}
 	return nil
 }
 
-func (t *TarReader) truncated(err error) error {
+func truncated(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return io.ErrUnexpectedEOF
 	}
