@@ -34,7 +34,7 @@ type progress struct {
 	done, filesDone    int64
 	began, drawn       time.Time
 	tty, active, shown bool
-	quarters           int64 // plain progress lines printed
+	quarters           int64 // the last quarter a plain line was printed for
 }
 
 // frameInterval throttles redrawing: a line per entry would cost more than
@@ -70,9 +70,11 @@ func (p *progress) entry(r payload.Record) {
 	p.done += r.Size
 	p.filesDone++
 	if !p.tty {
-		for p.total > 0 && p.quarters < 3 && p.done*4 >= p.total*(p.quarters+1) {
-			p.quarters++
-			fmt.Fprintf(p.w, "%s: %d%% (%s)\n", p.what, 25*p.quarters, p.counts(time.Now()))
+		// One line when a quarter is passed, however many one entry
+		// passes, with the share actually done.
+		if p.total > 0 && min(3, p.done*4/p.total) > p.quarters {
+			p.quarters = min(3, p.done*4/p.total)
+			fmt.Fprintf(p.w, "%s: %d%% (%s)\n", p.what, 100*p.done/p.total, p.counts(time.Now()))
 		}
 		return
 	}

@@ -59,7 +59,7 @@ type bar struct{ b *progressbar.ProgressBar }
 func (b bar) Add(n int64) { b.b.Add64(n) }
 func (b bar) Done()       { b.b.Finish(); b.b.Clear() }
 
-// lines prints "what: 25% (…)" at each quarter of a step of known size.
+// lines prints "what: N% (…)" when a step of known size passes a quarter.
 type lines struct {
 	w           io.Writer
 	what        string
@@ -71,12 +71,14 @@ type lines struct {
 
 func (l *lines) Add(n int64) {
 	l.done += n
-	for l.total > 0 && l.quarters < 3 && l.done*4 >= l.total*(l.quarters+1) {
-		l.quarters++
+	// One line when a quarter is passed, however many one step passes,
+	// with the share actually done.
+	if l.total > 0 && min(3, l.done*4/l.total) > l.quarters {
+		l.quarters = min(3, l.done*4/l.total)
 		secs := time.Since(l.began).Seconds()
 		rate := float64(l.done) / max(secs, 1e-3)
 		left := time.Duration(float64(l.total-l.done)/rate) * time.Second
-		fmt.Fprintf(l.w, "%s: %d%% (%s of %s, %s/s, %s left)\n", l.what, 25*l.quarters,
+		fmt.Fprintf(l.w, "%s: %d%% (%s of %s, %s/s, %s left)\n", l.what, 100*l.done/l.total,
 			l.amount(l.done), l.amount(l.total), l.amount(int64(rate)), left.Round(time.Second))
 	}
 }
