@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/terrapack/terrapack/meter"
 	"golang.org/x/term"
@@ -21,43 +20,12 @@ func (p *progress) meter(cmd *cobra.Command) meter.Starter {
 	}
 	w := cmd.ErrOrStderr()
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return func(what string, total int64, bytes bool) meter.Meter { return startBar(w, what, total, bytes) }
+		return func(what string, total int64, bytes bool) meter.Meter { return meter.NewBar(w, what, total, bytes) }
 	}
 	return func(what string, total int64, bytes bool) meter.Meter {
 		return &lines{w: w, what: what, total: total, bytes: bytes, began: time.Now()}
 	}
 }
-
-// frameInterval throttles the bar: unthrottled, the library draws (and
-// syncs) a frame per update.
-const frameInterval = 65 * time.Millisecond
-
-func startBar(w io.Writer, what string, total int64, bytes bool) meter.Meter {
-	if total <= 0 {
-		total = -1 // a spinner with a count
-	}
-	opts := []progressbar.Option{
-		// Not an *os.File: the library fsyncs those after every frame.
-		progressbar.OptionSetWriter(struct{ io.Writer }{w}),
-		progressbar.OptionThrottle(frameInterval),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(24),
-		progressbar.OptionClearOnFinish(),
-	}
-	if bytes {
-		opts = append(opts, progressbar.OptionShowBytes(true)) // with the rate in bytes/s
-	} else {
-		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("items"))
-	}
-	return bar{progressbar.NewOptions64(total, opts...)}
-}
-
-type bar struct{ b *progressbar.ProgressBar }
-
-func (b bar) Add(n int64) { b.b.Add64(n) }
-func (b bar) Done()       { b.b.Finish(); b.b.Clear() }
 
 // lines prints "what: N% (…)" when a step of known size passes a quarter.
 type lines struct {
