@@ -1,7 +1,7 @@
 // Package meter lets the long steps of a build (scan, compression, disc,
 // bundle) report their progress without knowing how it is shown: the
-// terrapack command draws a bar on a terminal and prints plain lines
-// otherwise (cmd/terrapack/progress.go).
+// terrapack command draws a Bar on a terminal and prints plain lines
+// otherwise (cmd/terrapack/progress.go). The installer draws the same Bar.
 package meter
 
 import (

@@ -7,7 +7,10 @@
 #   system is done (an rm -rf just before a run slows that run's file
 #   creation on this machine's ext4, mounted with discard);
 # - `sync` before each timed run, outside it, so no run pays for the
-#   write-back of the one before;
+#   write-back of the one before; before each install on disk the page cache
+#   is dropped too (root only): with the earlier runs' trees kept on disk,
+#   a full cache made some runs of every tool twice as slow (kernel time
+#   doubled), so each run starts cold, its input read from disk;
 # - the tools take turns (the order rotates each round), one untimed warm-up
 #   round first; medians of BENCH_RUNS (default 5) runs, BENCH_BUILD_RUNS
 #   (default 3) for builds;
@@ -61,10 +64,20 @@ res=$disk/results.tsv # tree fs tool run wall user sys maxrss_kib; tools: tp ter
 : >"$res"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# timed TREE FS TOOL RUN CMD: one run, `sync`ed before, outside the timing.
+# Dropping the page cache needs root; without it the disk figures are
+# taken with whatever the cache holds, and the table says so.
+cold=yes
+if ! [ -w /proc/sys/vm/drop_caches ]; then
+  cold=no
+  echo "bench: not root: the page cache cannot be dropped before the disk runs" >&2
+fi
+
+# timed TREE FS TOOL RUN CMD: one run, `sync`ed before, outside the timing;
+# installs on disk (fs disk and sync) start with an empty page cache.
 timed() {
   local tree=$1 fs=$2 tool=$3 run=$4 cmd=$5 t0 t1
   sync
+  if [ "$cold" = yes ] && { [ "$fs" = disk ] || [ "$fs" = sync ]; }; then echo 3 >/proc/sys/vm/drop_caches; fi
   t0=$EPOCHREALTIME
   /usr/bin/time -f '%U %S %M' -o "$disk/rusage" sh -c "$cmd" >/dev/null
   t1=$EPOCHREALTIME
@@ -196,7 +209,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "<!-- bench:begin (written by scripts/bench.sh; edit the text around it) -->"
   echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
   echo "$runs timed runs per tool after one warm-up ($build_runs for builds), medians of wall-clock seconds. Load average"
-  echo "(1, 5, 15 min) $load_before before, $load_after after."
+  echo "(1, 5, 15 min) $load_before before, $load_after after. Page cache dropped before each install on disk: $cold."
   echo
   echo "Install (verification, extraction, relocation and records included):"
   echo
