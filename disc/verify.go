@@ -57,7 +57,7 @@ func verifyInstaller(ctx context.Context, name string, r io.ReaderAt, size int64
 	if err != nil {
 		return fmt.Errorf("installer %q: %w", name, err)
 	}
-	fmt.Fprintf(w, "ok  %s: %s %s, %d entries, sha256 %s, %s\n", name, in.Manifest.Name, in.Manifest.Version, in.Manifest.Entries(), in.Trailer.Checksum(), signer)
+	fmt.Fprintf(w, "ok  %s: %s, %d entries, sha256 %s, %s\n", name, in.Manifest.Title(), in.Manifest.Entries(), in.Trailer.Checksum(), signer)
 	return nil
 }
 

@@ -44,6 +44,18 @@ type Manifest struct {
 }
 
 // Entries is the number of tar entries.
+// Title is "name version" as messages print it, or the name alone when the
+// build gave no version.
+func (m *Manifest) Title() string { return Title(m.Name, m.Version) }
+
+// Title joins a name and a version that may be empty.
+func Title(name, version string) string {
+	if version == "" {
+		return name
+	}
+	return name + " " + version
+}
+
 func (m *Manifest) Entries() int64 { return m.Files + m.Dirs + m.Symlinks + m.Hardlinks }
 
 // Marshal encodes m deterministically.

@@ -1,11 +1,9 @@
 package payload
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"strings"
@@ -199,9 +197,9 @@ func (in *Installer) Stream(ctx context.Context, fn func(*TarReader) error) erro
 	if _, err := io.Copy(h, io.NewSectionReader(in.R, 0, l.PayloadOffset)); err != nil {
 		return fmt.Errorf("failed to read installer stub: %w", err)
 	}
-	hashed := &hashingReader{r: io.NewSectionReader(in.R, l.PayloadOffset, l.PayloadLength), h: h}
+	hashed := newHashBehind(io.NewSectionReader(in.R, l.PayloadOffset, l.PayloadLength), h, 4, 256<<10)
 	fnErr := func() error {
-		dec, err := NewDecompressor(bufio.NewReaderSize(hashed, 1<<20), in.Manifest.Compression)
+		dec, err := NewDecompressor(hashed, in.Manifest.Compression)
 		if err != nil {
 			return &FormatError{Offset: l.PayloadOffset, Field: "payload", Msg: fmt.Sprintf("not %s-compressed: %v", in.Manifest.Compression, err)}
 		}
@@ -211,10 +209,11 @@ func (in *Installer) Stream(ctx context.Context, fn func(*TarReader) error) erro
 		return fn(NewTarReader(ahead))
 	}()
 	if fnErr != nil && ctx.Err() != nil {
+		hashed.finish(true)
 		return fnErr
 	}
-	// Hash what the decompressor did not need, then the manifest.
-	if _, err := io.Copy(io.Discard, hashed); err != nil {
+	// Hash what the decompressor did not need.
+	if err := hashed.finish(false); err != nil {
 		return fmt.Errorf("failed to read payload: %w", err)
 	}
 	// Hash the manifest as it was read and used, not as it is on disk now.
@@ -235,17 +234,6 @@ func (in *Installer) Stream(ctx context.Context, fn func(*TarReader) error) erro
 	}
 	in.Sound = fnErr == nil
 	return fnErr
-}
-
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-}
-
-func (r *hashingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.h.Write(p[:n])
-	return n, err
 }
 
 // NewExtractor returns the extractor of this installer's payload into root,
@@ -276,7 +264,11 @@ func (in *Installer) WriteInfo(w io.Writer) {
 	fmt.Fprintf(w, "entries:         %d files, %d dirs, %d symlinks, %d hard links\n", m.Files, m.Dirs, m.Symlinks, m.Hardlinks)
 	fmt.Fprintf(w, "unpacked size:   %d bytes\n", m.UnpackedSize)
 	fmt.Fprintf(w, "installer size:  %d bytes\n", l.TotalSize)
-	fmt.Fprintf(w, "payload:         offset %d, length %d (%s-compressed tar)\n", l.PayloadOffset, l.PayloadLength, m.Compression)
+	packed := m.Compression + "-compressed tar"
+	if m.Compression == None {
+		packed = "uncompressed tar"
+	}
+	fmt.Fprintf(w, "payload:         offset %d, length %d (%s)\n", l.PayloadOffset, l.PayloadLength, packed)
 	fmt.Fprintf(w, "manifest:        offset %d, length %d\n", l.ManifestOffset, l.ManifestLength)
 	fmt.Fprintf(w, "sha256:          %s (of bytes 0..%d, before the signature and trailer)\n", in.Trailer.Checksum(), l.SignatureOffset())
 	if in.Signature != nil {

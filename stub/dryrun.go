@@ -37,7 +37,7 @@ func dryRun(ctx context.Context, in *payload.Installer, target string, reloc *re
 	if err := checkSpace(existing, m.UnpackedSize+4096*m.Entries()); err != nil {
 		return err
 	}
-	p.linef("dry run: verifying %s %s (%d files, %s) for %s; nothing is written", m.Name, m.Version, m.Files, meter.Bytes(m.UnpackedSize), target)
+	p.linef("dry run: verifying %s (%d files, %s) for %s; nothing is written", m.Title(), m.Files, meter.Bytes(m.UnpackedSize), target)
 	p.begin("verifying", m.UnpackedSize, m.Files)
 	nw := up.newEntries()
 	x := in.NewExtractor("", rewriter(reloc))

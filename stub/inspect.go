@@ -62,7 +62,7 @@ func check(ctx context.Context, in *payload.Installer, w io.Writer, quiet bool) 
 		return err
 	}
 	if !quiet {
-		fmt.Fprintf(w, "ok: %s %s, %d entries, sha256 %s\n", in.Manifest.Name, in.Manifest.Version, in.Manifest.Entries(), in.Trailer.Checksum())
+		fmt.Fprintf(w, "ok: %s, %d entries, sha256 %s\n", in.Manifest.Title(), in.Manifest.Entries(), in.Trailer.Checksum())
 	}
 	return nil
 }

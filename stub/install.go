@@ -90,7 +90,7 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	}
 	aside := newAsideFolder(tx.tmp, target)
 
-	p.linef("verifying and installing %s %s (%d files, %s) into %s", m.Name, m.Version, m.Files, meter.Bytes(m.UnpackedSize), target)
+	p.linef("verifying and installing %s (%d files, %s) into %s", m.Title(), m.Files, meter.Bytes(m.UnpackedSize), target)
 	p.begin("installing", m.UnpackedSize, m.Files)
 	recs, err := newRecordWriter(tx.tmp)
 	if err != nil {
@@ -148,11 +148,11 @@ func install(ctx context.Context, in *payload.Installer, o options, res *result)
 	}
 	tx.finish(p.linef)
 	if err := aside.publish(target); err != nil {
-		return fmt.Errorf("%s %s is installed, but %w", m.Name, m.Version, err)
+		return fmt.Errorf("%s is installed, but %w", m.Title(), err)
 	}
 	res.Added.AsideFolder = aside.path
 	printOutcome(p, res)
-	p.linef("%s %s %s into %s in %s", pastTense[res.Action], m.Name, m.Version, target, p.elapsed())
+	p.linef("%s %s into %s in %s", pastTense[res.Action], m.Title(), target, p.elapsed())
 	return nil
 }
 

@@ -34,7 +34,7 @@ func acceptLicense(m *payload.Manifest, o options, prev *previous) (how string, 
 	}
 	if !isTerminal(o.stdin) || !isTerminal(o.stderr) {
 		return "", &refusal{
-			msg:  fmt.Sprintf("%s %s has a license that must be accepted, and there is no terminal to ask on", m.Name, m.Version),
+			msg:  fmt.Sprintf("%s has a license that must be accepted, and there is no terminal to ask on", m.Title()),
 			hint: "read it with --license and run again with --accept",
 		}
 	}

@@ -129,14 +129,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(stdout, m)
 		return exitOK
 	case o.version:
-		fmt.Fprintf(stdout, "%s %s (terrapack installer %s)\n", m.Name, m.Version, version)
+		fmt.Fprintf(stdout, "%s (terrapack installer %s)\n", m.Title(), version)
 		return exitOK
 	case o.info:
 		in.WriteInfo(stdout)
 		return exitOK
 	case o.license:
 		if m.License == "" {
-			fmt.Fprintf(stderr, "%s %s has no license to accept\n", m.Name, m.Version)
+			fmt.Fprintf(stderr, "%s has no license to accept\n", m.Title())
 		}
 		fmt.Fprint(stdout, m.License)
 		return exitOK

@@ -32,6 +32,7 @@ type result struct {
 	Added           added     `json:"added"`
 	Repaired        []string  `json:"repaired"`
 	Conflicts       []string  `json:"conflicts"`
+	Kept            []string  `json:"kept"` // what --uninstall left in place
 	DurationSeconds float64   `json:"duration_seconds"`
 	Error           string    `json:"error"`
 	Hint            string    `json:"hint"`
@@ -91,6 +92,7 @@ func newResult() *result {
 		Added:     added{Carried: []string{}, SetAside: []string{}},
 		Repaired:  []string{},
 		Conflicts: []string{},
+		Kept:      []string{},
 	}
 }
 

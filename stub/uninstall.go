@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/terrapack/terrapack/payload"
 )
@@ -53,14 +55,17 @@ func uninstall(ctx context.Context, in *payload.Installer, o options, res *resul
 	// The vendor's keep: data stays too, under the globs of either version.
 	keep := append(append([]string{}, installed.Keep...), in.Manifest.Keep...)
 	res.PreviousVersion = rec.Version
+	title := payload.Title(rec.Name, rec.Version)
 	if o.dryRun {
 		tree, err := classifyInstall(ctx, target, keep)
 		if err != nil {
 			return err
 		}
 		plan := removalOf(tree)
-		say("dry run: would remove %s %s from %s (nothing was removed)", rec.Name, rec.Version, target)
-		for _, k := range keptBy(plan, o.purge) {
+		res.Counts.Removed = wouldRemove(tree, plan, o.purge)
+		res.Kept = append(res.Kept, keptBy(plan, o.purge)...)
+		say("dry run: would remove %s from %s (nothing was removed)", title, target)
+		for _, k := range res.Kept {
 			say("  would keep %s/%s", target, k)
 		}
 		return nil
@@ -91,17 +96,19 @@ func uninstall(ctx context.Context, in *payload.Installer, o options, res *resul
 		gone, err = removePlanned(ctx, plan)
 	}
 	if err != nil {
-		return putBack(&partialError{fmt.Errorf("removing %s %s from %q stopped: %w", rec.Name, rec.Version, target, err)})
+		return putBack(&partialError{fmt.Errorf("removing %s from %q stopped: %w", title, target, err)})
 	}
+	res.Counts.Removed = removedCount(tree, gone)
+	res.Kept = append(res.Kept, keptBy(plan, o.purge)...)
 	if gone {
-		say("removed %s %s from %s", rec.Name, rec.Version, target)
+		say("removed %s from %s", title, target)
 		return nil
 	}
 	if err := putBack(nil); err != nil {
 		return err
 	}
-	kept := keptBy(plan, o.purge)
-	say("removed %s %s from %s, keeping %d entries:", rec.Name, rec.Version, target, len(kept))
+	kept := res.Kept
+	say("removed %s from %s, keeping %d entries:", title, target, len(kept))
 	for _, k := range kept {
 		say("  kept %s/%s", target, k)
 	}
@@ -118,4 +125,32 @@ func keptBy(plan *removal, purge bool) []string {
 		k = append(k, m+" (mount point)")
 	}
 	return k
+}
+
+// wouldRemove counts the installed entries an uninstall would take away:
+// those the plan removes, or with --purge all but the folders that hold a
+// mount point.
+func wouldRemove(t *installedTree, plan *removal, purge bool) int {
+	if !purge {
+		return len(plan.remove)
+	}
+	n := 0
+	for _, e := range t.entries {
+		if e.installed() && !slices.ContainsFunc(t.mounts, func(m string) bool { return strings.HasPrefix(m, e.rel+"/") }) {
+			n++
+		}
+	}
+	return n
+}
+
+// removedCount counts the installed entries that a removal took away: all of
+// them when the folder went, else those no longer there.
+func removedCount(t *installedTree, rootGone bool) int {
+	n := 0
+	for _, e := range t.entries {
+		if e.installed() && (rootGone || !exists(filepath.Join(t.root, filepath.FromSlash(e.rel)))) {
+			n++
+		}
+	}
+	return n
 }

@@ -132,7 +132,7 @@ func prepareUpgrade(ctx context.Context, in *payload.Installer, o options, targe
 		}
 	case !o.force && !o.repair:
 		return nil, &refusal{
-			msg:  fmt.Sprintf("target %q already holds an install (%s %s)", target, prev.manifest.Name, prev.manifest.Version),
+			msg:  fmt.Sprintf("target %q already holds an install (%s)", target, prev.manifest.Title()),
 			hint: "use --force to upgrade or replace it (atomically; config you changed, kept data and files you added are carried over), or choose another --to",
 		}
 	case o.repair && !same:
@@ -152,9 +152,9 @@ func prepareUpgrade(ctx context.Context, in *payload.Installer, o options, targe
 		}
 		if len(scratch.Repaired) == 0 && len(up.rules.conflicts(prev.tree)) == 0 {
 			res.Action = "none"
-			up.noneReason = fmt.Sprintf("already installed: %s %s in %s is intact; nothing rewritten", m.Name, m.Version, target)
+			up.noneReason = fmt.Sprintf("already installed: %s in %s is intact; nothing rewritten", m.Title(), target)
 			if o.repair {
-				up.noneReason = fmt.Sprintf("nothing to repair: %s %s in %s is intact", m.Name, m.Version, target)
+				up.noneReason = fmt.Sprintf("nothing to repair: %s in %s is intact", m.Title(), target)
 			}
 			return up, nil
 		}

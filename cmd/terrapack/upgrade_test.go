@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -464,10 +466,21 @@ func TestUninstallLeavesDataAndChangedConfigUnlessPurge(t *testing.T) {
 	if exists(filepath.Join(target, "share/version")) || exists(filepath.Join(target, "bin/app")) {
 		t.Error("--uninstall left installed files")
 	}
+	keptList := fmt.Sprint(res["kept"])
 	for _, kept := range []string{"var/db/big.db", "var/README", "etc/app.conf", "share/notes.txt"} {
 		if !exists(filepath.Join(target, kept)) {
 			t.Errorf("--uninstall removed %s", kept)
 		}
+	}
+	// var/db/, a folder the customer made under the keep: globs, is listed once, whole.
+	for _, kept := range []string{"var/db/", "var/README", "etc/app.conf", "share/notes.txt"} {
+		if !slices.Contains(res["kept"].([]any), any(kept)) {
+			t.Errorf("--json kept %s does not list %s", keptList, kept)
+		}
+	}
+	// counts.removed: the installed entries no longer there.
+	if n, _ := res["counts"].(map[string]any)["removed"].(float64); n < 3 {
+		t.Errorf("--json counts %v: removed %v after removing share/version, bin/app and more", res["counts"], n)
 	}
 	if got := readText(t, filepath.Join(target, "etc/app.conf")); got != "port=8080 # mine\n" {
 		t.Errorf("changed config after --uninstall: %q", got)
