@@ -15,7 +15,8 @@
 #   round first; medians of BENCH_RUNS (default 5) runs, BENCH_BUILD_RUNS
 #   (default 3) for builds;
 # - a signed installer too (ssh-keygen ed25519 key, --verify-key at install);
-# - on disk (/var/tmp) and on tmpfs (/dev/shm);
+# - on disk (/var/tmp) and on tmpfs (/dev/shm); a tree on tmpfs is removed
+#   right after its run, outside the timing (see rounds);
 # - zstd | tar decodes terrapack's own payload, cut out of the installer
 #   with the recipe of docs/FORMAT.md, so both decode the same stream.
 # The tables go between the bench markers of docs/BENCHMARKS.md. Seconds on a
@@ -108,9 +109,13 @@ rounds() {
       d=$base/$tool-$r
       c=cmd_$tool
       timed "$tree" "$fs" "$tool" "$r" "${!c//@D@/$d}"
+      # tmpfs has no discard: its tree goes right after the run, outside
+      # the timing, so that the next run gets memory the guest still holds.
+      # This VM hands memory freed for a while back to its host (free page
+      # reporting); a run that has to fault it in again took up to 3 times
+      # as long, kernel time tripled, for every tool alike.
+      if [ "$fs" = tmpfs ]; then clear "$base"; fi
     done
-    # tmpfs has no discard: free its memory after each round.
-    if [ "$fs" = tmpfs ]; then clear "$base"; fi
   done
 }
 clear() { chmod -R u+w "$1" && rm -rf "${1:?}"/* && sync; }
