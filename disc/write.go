@@ -36,6 +36,7 @@ type Options struct {
 	// smaller values make multi-extent files of small ones (tests).
 	ExtentSize int64
 	Meter      meter.Starter // progress of checksumming and writing; nil for none
+	Log        io.Writer     // the closing line; nil for none
 }
 
 // Disc file names the verifier relies on.
@@ -109,13 +110,22 @@ func Write(o Options) error {
 		mtime = *o.Epoch
 	}
 	writing := o.Meter.Start("writing "+filepath.Base(o.Output), total, true)
-	defer writing.Done()
-	return atomicfile.Write(o.Output, 0o644, func(f *os.File) error {
+	var size int64
+	err = atomicfile.Write(o.Output, 0o644, func(f *os.File) error {
 		if err := iso.Write(f, iso.Options{Label: label, ModTime: mtime, ExtentSize: o.ExtentSize}, counted(entries, writing)); err != nil {
 			return err
 		}
-		return iso.ImplantMD5(f)
+		if err := iso.ImplantMD5(f); err != nil {
+			return err
+		}
+		size, err = f.Seek(0, io.SeekEnd)
+		return err
 	})
+	writing.Done()
+	if err == nil && o.Log != nil {
+		fmt.Fprintf(o.Log, "wrote %s (%d bytes; check it with terrapack verify or checkisomd5)\n", o.Output, size)
+	}
+	return err
 }
 
 // counted returns entries whose contents count in m as they are read.
@@ -139,7 +149,7 @@ func counted(entries []iso.Entry, m meter.Meter) []iso.Entry {
 }
 
 func discReadme(m *payload.Manifest, runName string, signer sshsig.Signer) []byte {
-	title := strings.TrimSpace(m.Name + " " + m.Version)
+	title := m.Title()
 	var b strings.Builder
 	fmt.Fprintf(&b, `%s — installer disc
 

@@ -73,7 +73,7 @@ checks it with ./NAME.run --verify-key KEYS, or with ssh-keygen alone
 			} else if err != nil || isoOut == "" {
 				return err
 			}
-			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter, Signer: signer})
+			return disc.Write(disc.Options{Installer: o.Output, Output: isoOut, Label: isoLabel, Epoch: epoch, Meter: o.Meter, Log: o.Log, Signer: signer})
 		},
 	}
 	f := cmd.Flags()

@@ -29,6 +29,7 @@ modification time of the files it holds.`,
 			}
 			o.Epoch = epoch
 			o.Meter = prog.meter(cmd)
+			o.Log = prog.log(cmd)
 			if signKey != "" {
 				if o.Signer, err = loadSigner(signKey, o.Extra...); err != nil {
 					return err
