@@ -120,7 +120,11 @@ func Bundle(o Options) (err error) {
 	if err := b.writeLibs(); err != nil {
 		return err
 	}
-	return b.setTimes()
+	if err := b.setTimes(); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.log, "wrote %s: %d programs; %d files in lib64 (build an installer with: terrapack build %s)\n", out, len(exes), len(b.libSrc), o.Output)
+	return nil
 }
 
 func resolveExes(args []string) ([]exe, error) {
