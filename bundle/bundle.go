@@ -123,7 +123,11 @@ func Bundle(o Options) (err error) {
 	if err := b.setTimes(); err != nil {
 		return err
 	}
-	fmt.Fprintf(b.log, "wrote %s: %d programs; %d files in lib64 (build an installer with: terrapack build %s)\n", out, len(exes), len(b.libSrc), o.Output)
+	libs, err := os.ReadDir(filepath.Join(out, "lib64"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.log, "wrote %s: %d programs; %d files in lib64 (build an installer with: terrapack build %s)\n", out, len(exes), len(libs), o.Output)
 	return nil
 }
 
