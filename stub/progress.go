@@ -25,7 +25,7 @@ type progress struct {
 	what            string
 	total, files    int64 // expected unpacked bytes and regular files
 	done, filesDone int64
-	began, drawn    time.Time
+	began           time.Time
 	bar             *meter.Bar // on a terminal
 	active          bool
 	quarters        int64 // the last quarter a plain line was printed for
@@ -78,10 +78,11 @@ func (p *progress) entry(r payload.Record) {
 		}
 		return
 	}
-	if now := time.Now(); now.Sub(p.drawn) >= meter.FrameInterval {
-		p.drawn = now
-		p.bar.Describe(p.described())
-	}
+	// The files done are set with every file: set every frame interval
+	// instead, on its own clock, they lagged the bytes of the frame drawn
+	// by up to an interval (99 files against 41% of the bytes). Now a
+	// frame's two counts differ by one file at most.
+	p.bar.Describe(p.described())
 	p.bar.Add(r.Size)
 }
 
