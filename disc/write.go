@@ -118,7 +118,8 @@ func Write(o Options) error {
 		if err := iso.ImplantMD5(f); err != nil {
 			return err
 		}
-		size, err = f.Seek(0, io.SeekEnd)
+		end, err := f.Seek(0, io.SeekEnd)
+		size = end
 		return err
 	})
 	writing.Done()

@@ -44,6 +44,22 @@ func (r Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Quarters tells when a step of known size passes a quarter (25, 50, 75%),
+// for plain progress lines: once however many quarters one update passes.
+type Quarters struct{ last int64 }
+
+// Passed reports whether done of total has passed a quarter not yet told.
+func (q *Quarters) Passed(done, total int64) bool {
+	if total <= 0 {
+		return false
+	}
+	if k := min(3, done*4/total); k > q.last {
+		q.last = k
+		return true
+	}
+	return false
+}
+
 // Bytes writes n in binary units: "512 B", "1.5 MiB".
 func Bytes(n int64) string {
 	const unit = 1024

@@ -1,6 +1,7 @@
 package meter
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -35,4 +36,20 @@ func TestReaderCountsAndNilStarterShowsNothing(t *testing.T) {
 	m := none.Start("nothing", 1, false)
 	m.Add(1)
 	m.Done()
+}
+
+func TestQuartersOnceEach(t *testing.T) {
+	var q Quarters
+	var told []int64
+	for _, done := range []int64{10, 24, 25, 49, 100, 100, 120} {
+		if q.Passed(done, 100) {
+			told = append(told, done)
+		}
+	}
+	if fmt.Sprint(told) != "[25 100]" {
+		t.Errorf("quarters told at %v, want [25 100]: one line for 25%%, one for the jump past 50 and 75", told)
+	}
+	if (&Quarters{}).Passed(5, 0) {
+		t.Error("a step of unknown size passed a quarter")
+	}
 }

@@ -13,7 +13,7 @@ import (
 type hashBehind struct {
 	r    io.Reader
 	free chan []byte   // chunks to read into
-	todo chan []byte   // chunks handed out, to hash; closed by Sum
+	todo chan []byte   // chunks handed out, to hash; closed by finish
 	done chan struct{} // closed when every chunk handed out is hashed
 	h    hash.Hash
 	buf  []byte // the chunk being handed out

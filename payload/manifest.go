@@ -43,7 +43,6 @@ type Manifest struct {
 	Relocation json.RawMessage `json:"relocation,omitempty"`
 }
 
-// Entries is the number of tar entries.
 // Title is "name version" as messages print it, or the name alone when the
 // build gave no version.
 func (m *Manifest) Title() string { return Title(m.Name, m.Version) }
@@ -56,6 +55,7 @@ func Title(name, version string) string {
 	return name + " " + version
 }
 
+// Entries is the number of tar entries.
 func (m *Manifest) Entries() int64 { return m.Files + m.Dirs + m.Symlinks + m.Hardlinks }
 
 // Marshal encodes m deterministically.

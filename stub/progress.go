@@ -28,7 +28,7 @@ type progress struct {
 	began           time.Time
 	bar             *meter.Bar // on a terminal
 	active          bool
-	quarters        int64 // the last quarter a plain line was printed for
+	quarters        meter.Quarters // of the plain lines
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -70,10 +70,8 @@ func (p *progress) entry(r payload.Record) {
 	p.done += r.Size
 	p.filesDone++
 	if p.bar == nil {
-		// One line when a quarter is passed, however many one entry
-		// passes, with the share actually done.
-		if p.total > 0 && min(3, p.done*4/p.total) > p.quarters {
-			p.quarters = min(3, p.done*4/p.total)
+		// One line when a quarter is passed, with the share actually done.
+		if p.quarters.Passed(p.done, p.total) {
 			fmt.Fprintf(p.w, "%s: %d%% (%s)\n", p.what, 100*p.done/p.total, p.counts(time.Now()))
 		}
 		return

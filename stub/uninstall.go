@@ -107,9 +107,8 @@ func uninstall(ctx context.Context, in *payload.Installer, o options, res *resul
 	if err := putBack(nil); err != nil {
 		return err
 	}
-	kept := res.Kept
-	say("removed %s from %s, keeping %d entries:", title, target, len(kept))
-	for _, k := range kept {
+	say("removed %s from %s, keeping %d entries:", title, target, len(res.Kept))
+	for _, k := range res.Kept {
 		say("  kept %s/%s", target, k)
 	}
 	return nil

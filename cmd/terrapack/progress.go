@@ -33,16 +33,14 @@ type lines struct {
 	what        string
 	total, done int64
 	bytes       bool
-	quarters    int64
+	quarters    meter.Quarters
 	began       time.Time
 }
 
 func (l *lines) Add(n int64) {
 	l.done += n
-	// One line when a quarter is passed, however many one step passes,
-	// with the share actually done.
-	if l.total > 0 && min(3, l.done*4/l.total) > l.quarters {
-		l.quarters = min(3, l.done*4/l.total)
+	// One line when a quarter is passed, with the share actually done.
+	if l.quarters.Passed(l.done, l.total) {
 		secs := time.Since(l.began).Seconds()
 		rate := float64(l.done) / max(secs, 1e-3)
 		left := time.Duration(float64(l.total-l.done)/rate) * time.Second
